@@ -1,0 +1,6 @@
+"""Search algorithms behind an ask/tell interface; numpy and scipy only."""
+
+from tuning.oracles.base import Oracle
+from tuning.oracles.random_search import RandomSearchOracle
+
+__all__ = ["Oracle", "RandomSearchOracle"]

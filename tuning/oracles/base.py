@@ -1,0 +1,468 @@
+"""The ``Oracle``: the one writer of a search's state, asked for trials and told results.
+
+A worker (the search flow) calls ``create_trial`` to get the next trial,
+``update_trial`` with intermediate metrics, and ``end_trial`` when the trial
+has ended. Subclasses only decide *which* values to try next, in
+``populate_space``; retries, the trial budget, duplicate avoidance, enqueued
+configurations, pruning and the failure limit live here.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from tuning.errors import FatalRuntimeError
+from tuning.hyperparameters import HyperParameters
+from tuning.objective import Objective, create_objective, pareto_front
+from tuning.pruning import MedianStoppingRule
+from tuning.trial import Trial, TrialStatus
+
+__all__ = ["Oracle"]
+
+# KerasTuner's rule: this many collisions in a row and the space counts as exhausted.
+_MAX_COLLISIONS = 20
+
+
+def values_key(values: Mapping[str, Any]) -> str:
+    """A canonical string for a set of active values, used to spot duplicates."""
+    return json.dumps({k: values[k] for k in sorted(values)}, sort_keys=True, default=str)
+
+
+class Oracle:
+    """Base class of the search algorithms.
+
+    Args:
+        objective: A metric name, an ``Objective``, a list of these, or None
+            for the number the trial returns, minimised.
+        max_trials: The most trials to run; None for no limit (the oracle
+            stops when its space is exhausted).
+        hyperparameters: A ``HyperParameters`` with part of the space declared
+            in advance (for example to fix or narrow some values).
+        allow_new_entries: Whether the model may declare hyperparameters that
+            ``hyperparameters`` does not hold.
+        tune_new_entries: Whether such new hyperparameters are tuned (else they
+            keep their defaults).
+        seed: Makes the sequence of trials repeatable.
+        max_retries_per_trial: How often a crashed (INVALID) trial is rerun.
+        max_consecutive_failed_trials: Consecutive FAILED trials that end the
+            search with an error.
+        pruning: A ``MedianStoppingRule`` to stop bad trials early, or None.
+
+    Raises:
+        ValueError: A budget or limit is out of range.
+    """
+
+    def __init__(
+        self,
+        objective: Any = None,
+        max_trials: int | None = None,
+        hyperparameters: HyperParameters | None = None,
+        allow_new_entries: bool = True,
+        tune_new_entries: bool = True,
+        seed: int | None = None,
+        max_retries_per_trial: int = 0,
+        max_consecutive_failed_trials: int = 3,
+        pruning: MedianStoppingRule | None = None,
+    ) -> None:
+        if max_trials is not None and (isinstance(max_trials, bool) or int(max_trials) < 1):
+            raise ValueError(f"max_trials must be at least 1 (or None), got {max_trials!r}.")
+        if max_retries_per_trial < 0:
+            raise ValueError(
+                f"max_retries_per_trial must be >= 0, got {max_retries_per_trial!r}."
+            )
+        if max_consecutive_failed_trials < 1:
+            raise ValueError(
+                "max_consecutive_failed_trials must be >= 1, "
+                f"got {max_consecutive_failed_trials!r}."
+            )
+        if hyperparameters is not None and not isinstance(hyperparameters, HyperParameters):
+            raise TypeError(
+                f"hyperparameters must be a HyperParameters, got {type(hyperparameters).__name__}."
+            )
+        if not allow_new_entries and tune_new_entries:
+            # KerasTuner's rule: tuning entries that may not exist makes no sense.
+            tune_new_entries = False
+        self.objective: Objective = create_objective(objective)
+        self.max_trials = None if max_trials is None else int(max_trials)
+        self.hyperparameters = hyperparameters.copy() if hyperparameters else HyperParameters()
+        self.allow_new_entries = allow_new_entries
+        self.tune_new_entries = tune_new_entries
+        self.seed = int(np.random.SeedSequence().entropy % (2**31)) if seed is None else int(seed)
+        self.max_retries_per_trial = int(max_retries_per_trial)
+        self.max_consecutive_failed_trials = int(max_consecutive_failed_trials)
+        self.pruning = pruning
+        self._reset_state()
+
+    def _reset_state(self) -> None:
+        self.trials: dict[str, Trial] = {}
+        self.ongoing_trials: dict[str, Trial] = {}
+        self._fixed_names = {hp.name for hp in self.hyperparameters.space}
+        self._tried: set[str] = set()
+        self._retry_queue: list[str] = []
+        self._retries: dict[str, int] = {}
+        self._enqueued: list[dict[str, Any]] = []
+        self._draws = 0
+        self._consecutive_failures = 0
+
+    # Subclass interface -------------------------------------------------------
+
+    def populate_space(self, trial_id: str) -> dict[str, Any]:
+        """Decides the next trial's values; called by ``create_trial``.
+
+        Args:
+            trial_id: The id the new trial will get.
+
+        Returns:
+            ``{"status": TrialStatus.RUNNING, "values": {...}}`` to start a
+            trial, ``{"status": TrialStatus.IDLE}`` to ask the worker to wait,
+            or ``{"status": TrialStatus.STOPPED}`` when the search is over.
+        """
+        raise NotImplementedError
+
+    def _after_end_trial(self, trial: Trial) -> None:
+        """Hook for subclasses, called once a trial has finished for good."""
+
+    # Randomness ---------------------------------------------------------------
+
+    def _rng(self) -> np.random.Generator:
+        """A fresh generator; the sequence of draws is fixed by ``seed``."""
+        self._draws += 1
+        return np.random.default_rng(np.random.SeedSequence([self.seed, self._draws]))
+
+    def _random_values(self) -> dict[str, Any] | None:
+        """Random active values never tried before, or None if the space seems exhausted."""
+        for _ in range(_MAX_COLLISIONS):
+            values = self._sample(self._rng())
+            if values_key(values) not in self._tried:
+                return values
+        return None
+
+    def _sample(self, rng: np.random.Generator) -> dict[str, Any]:
+        hps = self.hyperparameters.copy()
+        values: dict[str, Any] = {}
+        for hp in hps.space:  # parents come before their children
+            hps.values = values
+            if hps.is_active(hp):
+                values[hp.name] = hp.random_sample(rng) if self._is_tuned(hp.name) else hp.default
+        return values
+
+    def _is_tuned(self, name: str) -> bool:
+        return self.tune_new_entries or name in self._fixed_names
+
+    def _active_values(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """``values`` completed with defaults and cut to what is active."""
+        hps = self.hyperparameters.copy()
+        hps.values = {**{hp.name: hp.default for hp in hps.space}, **values}
+        return hps.values
+
+    # Ask ----------------------------------------------------------------------
+
+    def _next_trial_id(self) -> str:
+        width = max(2, len(str(self.max_trials - 1))) if self.max_trials else 2
+        return str(len(self.trials)).zfill(width)
+
+    def _budget_spent(self) -> bool:
+        return self.max_trials is not None and len(self.trials) >= self.max_trials
+
+    def create_trial(self, tuner_id: str) -> Trial:
+        """Starts the next trial for the worker ``tuner_id``.
+
+        A worker that asks again while its trial runs gets the same trial.
+        INVALID trials waiting for a retry come first, then enqueued values,
+        then the algorithm's own proposal.
+
+        Returns:
+            A trial with status RUNNING (train it), IDLE (wait and ask again)
+            or STOPPED (the search is over; the trial is not recorded).
+        """
+        if tuner_id in self.ongoing_trials:
+            return self.ongoing_trials[tuner_id]
+        if self._consecutive_failures >= self.max_consecutive_failed_trials:
+            return Trial(self.hyperparameters.copy(), status=TrialStatus.STOPPED)
+        if self._retry_queue:
+            trial = self.trials[self._retry_queue.pop(0)]
+            trial.status = TrialStatus.RUNNING
+            trial.message = None
+            trial.score = trial.best_step = None
+            trial.metrics = type(trial.metrics)()
+            self.ongoing_trials[tuner_id] = trial
+            return trial
+        if self._budget_spent():
+            return Trial(self.hyperparameters.copy(), status=TrialStatus.STOPPED)
+        trial_id = self._next_trial_id()
+        if self._enqueued:
+            response = {"status": TrialStatus.RUNNING, "values": self._enqueued.pop(0)}
+        else:
+            response = self.populate_space(trial_id)
+        status = TrialStatus(response["status"])
+        if status != TrialStatus.RUNNING or response.get("values") is None:
+            stop = status if status == TrialStatus.IDLE else TrialStatus.STOPPED
+            return Trial(self.hyperparameters.copy(), status=stop)
+        hps = self.hyperparameters.copy()
+        hps.values = dict(response["values"])
+        trial = Trial(hps, trial_id=trial_id, status=TrialStatus.RUNNING)
+        self.trials[trial_id] = trial
+        self.ongoing_trials[tuner_id] = trial
+        self._tried.add(values_key(trial.values))
+        return trial
+
+    def enqueue_trial(self, values: Mapping[str, Any]) -> None:
+        """Tries ``values`` next, before the algorithm's own proposals.
+
+        Values not given take their defaults; a hyperparameter not yet in the
+        space is kept and used once the model declares it.
+
+        Example:
+            >>> oracle = RandomSearchOracle(max_trials=5)  # doctest: +SKIP
+            >>> oracle.enqueue_trial({"units": 128, "lr": 1e-3})  # doctest: +SKIP
+        """
+        if not isinstance(values, Mapping):
+            raise TypeError(f"enqueue_trial takes a dict of values, got {type(values).__name__}.")
+        for name, value in values.items():
+            if any(hp.name == name for hp in self.hyperparameters.space):
+                self._check_value(name, value)
+        self._enqueued.append(self._active_values(values) | dict(values))
+
+    def _check_value(self, name: str, value: Any) -> None:
+        for hp in self.hyperparameters.space:
+            if hp.name != name:
+                continue
+            allowed = hp.values
+            if allowed is not None and value not in allowed:
+                raise ValueError(f"Enqueued value {value!r} for {name!r} is not one of {allowed}.")
+            if allowed is None and not hp.min_value <= value <= hp.max_value:  # type: ignore[attr-defined]
+                raise ValueError(
+                    f"Enqueued value {value!r} for {name!r} is outside "
+                    f"[{hp.min_value}, {hp.max_value}]."  # type: ignore[attr-defined]
+                )
+
+    # Tell ---------------------------------------------------------------------
+
+    def update_space(self, hyperparameters: HyperParameters) -> None:
+        """Adds the hyperparameters a trial declared to the search space.
+
+        Raises:
+            RuntimeError: New hyperparameters appeared with ``allow_new_entries=False``.
+        """
+        known = {(hp.name, tuple(hp.conditions)) for hp in self.hyperparameters.space}
+        new = [hp for hp in hyperparameters.space if (hp.name, tuple(hp.conditions)) not in known]
+        if new and not self.allow_new_entries:
+            names = ", ".join(repr(hp.name) for hp in new)
+            raise RuntimeError(
+                f"The model declared new hyperparameters ({names}) but allow_new_entries=False."
+            )
+        if new:
+            self.hyperparameters.merge(new, overwrite=False)
+
+    def update_trial(
+        self, trial_id: str, metrics: Mapping[str, float], step: int = 0
+    ) -> TrialStatus:
+        """Records metrics a trial reported at ``step`` (an epoch, say).
+
+        Returns:
+            The trial's status: STOPPED means "stop training this trial", as
+            the pruning rule decided; RUNNING means go on.
+        """
+        trial = self.trials[trial_id]
+        for name in self.objective.names:
+            if name in metrics:
+                direction = self._direction_of(name)
+                trial.metrics.register(name, direction)
+        for name, value in metrics.items():
+            trial.metrics.update(name, float(value), step)
+        if (
+            self.pruning is not None
+            and trial.status == TrialStatus.RUNNING
+            and self.pruning.should_stop(
+                self.objective_curve(trial), self.pruning_reference(), self.objective.direction
+            )
+        ):
+            trial.status = TrialStatus.STOPPED
+            trial.message = f"Pruned at step {step}: worse than the median of completed trials."
+        return trial.status
+
+    def _direction_of(self, name: str) -> str:
+        for objective in getattr(self.objective, "objectives", [self.objective]):
+            if objective.name == name:
+                return objective.direction
+        return "min"
+
+    def objective_curve(self, trial: Trial) -> dict[int, float]:
+        """``{step: objective value}`` of a trial, at steps where all its metrics are."""
+        names = self.objective.names
+        histories = [dict(trial.metrics.get_history(name)) for name in names]
+        steps = set(histories[0]).intersection(*histories[1:]) if histories else set()
+        return {
+            step: self.objective.get_value({n: h[step] for n, h in zip(names, histories)})
+            for step in sorted(steps)
+        }
+
+    def pruning_reference(self) -> dict[int, float]:
+        """The pruning rule's reference from completed trials (empty without a rule)."""
+        if self.pruning is None:
+            return {}
+        curves = [
+            self.objective_curve(t)
+            for t in self.trials.values()
+            if t.status == TrialStatus.COMPLETED
+        ]
+        return self.pruning.reference(curves, self.objective.direction)
+
+    def score_trial(self, trial: Trial) -> None:
+        """Sets ``trial.score`` and ``trial.best_step`` from its best objective value.
+
+        A score the caller already set (the tuner's mean over executions) is kept.
+        """
+        if trial.score is not None:
+            return
+        curve = self.objective_curve(trial)
+        finite = {s: v for s, v in curve.items() if not math.isnan(v)}
+        if not finite:
+            trial.score = float("nan") if curve else None
+            return
+        pick = min if self.objective.direction == "min" else max
+        trial.best_step, trial.score = pick(finite.items(), key=lambda sv: sv[1])
+
+    def end_trial(self, trial: Trial) -> None:
+        """Records that ``trial`` ended, with the status and message it carries.
+
+        COMPLETED trials are scored (a NaN score makes them INVALID). INVALID
+        trials are queued for a retry while ``max_retries_per_trial`` allows,
+        else they become FAILED.
+
+        Raises:
+            FatalRuntimeError: ``max_consecutive_failed_trials`` trials in a row
+                failed; the message carries the last one's error.
+        """
+        recorded = self.trials[trial.trial_id]
+        recorded.status, recorded.message = TrialStatus(trial.status), trial.message
+        if trial is not recorded:
+            recorded.score, recorded.best_step = trial.score, trial.best_step
+        for tuner_id, ongoing in list(self.ongoing_trials.items()):
+            if ongoing.trial_id == recorded.trial_id:
+                del self.ongoing_trials[tuner_id]
+        if recorded.status in (TrialStatus.COMPLETED, TrialStatus.STOPPED):
+            self.score_trial(recorded)
+            if recorded.status == TrialStatus.COMPLETED and (
+                recorded.score is None or math.isnan(recorded.score)
+            ):
+                recorded.status = TrialStatus.INVALID
+                recorded.message = recorded.message or "The objective's value is NaN or missing."
+        if recorded.status == TrialStatus.INVALID:
+            retries = self._retries.get(recorded.trial_id, 0)
+            if retries < self.max_retries_per_trial:
+                self._retries[recorded.trial_id] = retries + 1
+                self._retry_queue.append(recorded.trial_id)
+                return
+            recorded.status = TrialStatus.FAILED
+        if recorded.status == TrialStatus.FAILED:
+            self._consecutive_failures += 1
+        else:
+            self._consecutive_failures = 0
+        self._after_end_trial(recorded)
+        if self._consecutive_failures >= self.max_consecutive_failed_trials:
+            raise FatalRuntimeError(
+                f"{self._consecutive_failures} consecutive trials failed, the limit set by "
+                f"max_consecutive_failed_trials. The last error:\n{recorded.message}"
+            )
+
+    # Read ---------------------------------------------------------------------
+
+    @property
+    def failed_too_often(self) -> bool:
+        """Whether ``max_consecutive_failed_trials`` has been reached."""
+        return self._consecutive_failures >= self.max_consecutive_failed_trials
+
+    def scored_trials(self) -> list[Trial]:
+        """Trials that finished with a usable score (COMPLETED or pruned)."""
+        return [
+            t
+            for t in self.trials.values()
+            if t.status in (TrialStatus.COMPLETED, TrialStatus.STOPPED)
+            and t.score is not None
+            and not math.isnan(t.score)
+        ]
+
+    def get_best_trials(self, num_trials: int = 1) -> list[Trial]:
+        """The best COMPLETED trials, best first."""
+        completed = [t for t in self.scored_trials() if t.status == TrialStatus.COMPLETED]
+        sign = 1.0 if self.objective.direction == "min" else -1.0
+        return sorted(completed, key=lambda t: sign * t.score)[:num_trials]  # type: ignore[operator]
+
+    def get_pareto_trials(self) -> list[Trial]:
+        """COMPLETED trials that no other trial beats on every objective.
+
+        With a single objective this is the best trial.
+        """
+        objectives = getattr(self.objective, "objectives", [self.objective])
+        completed = [t for t in self.scored_trials() if t.status == TrialStatus.COMPLETED]
+        points = []
+        for trial in completed:
+            step = trial.best_step if trial.best_step is not None else 0
+            points.append(
+                [trial.metrics.get_value_at(o.name, step) for o in objectives]
+                if len(objectives) > 1
+                else [trial.score]
+            )
+        front = pareto_front(points, [o.direction for o in objectives])
+        return [completed[i] for i in front]
+
+    def get_trial(self, trial_id: str) -> Trial:
+        return self.trials[trial_id]
+
+    def get_space(self) -> HyperParameters:
+        return self.hyperparameters.copy()
+
+    # State --------------------------------------------------------------------
+
+    def get_state(self) -> dict[str, Any]:
+        """The whole search state as JSON-safe data; ``set_state`` restores it."""
+        return {
+            "class_name": type(self).__name__,
+            "config": self.get_config(),
+            "hyperparameters": self.hyperparameters.get_config(),
+            "fixed_names": sorted(self._fixed_names),
+            "trials": [t.get_state() for t in self.trials.values()],
+            "ongoing_trials": {k: t.trial_id for k, t in self.ongoing_trials.items()},
+            "retry_queue": list(self._retry_queue),
+            "retries": dict(self._retries),
+            "enqueued": list(self._enqueued),
+            "draws": self._draws,
+            "consecutive_failures": self._consecutive_failures,
+        }
+
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        """Restores what ``get_state`` returned; the search continues identically."""
+        self.hyperparameters = HyperParameters.from_config(state["hyperparameters"])
+        self._reset_state()
+        self._fixed_names = set(state["fixed_names"])
+        for trial_state in state["trials"]:
+            trial = Trial.from_state(trial_state)
+            self.trials[trial.trial_id] = trial
+            self._tried.add(values_key(trial.values))
+        self.ongoing_trials = {
+            k: self.trials[trial_id] for k, trial_id in state["ongoing_trials"].items()
+        }
+        self._retry_queue = list(state["retry_queue"])
+        self._retries = dict(state["retries"])
+        self._enqueued = list(state["enqueued"])
+        self._draws = int(state["draws"])
+        self._consecutive_failures = int(state["consecutive_failures"])
+
+    def get_config(self) -> dict[str, Any]:
+        """The constructor's arguments, JSON-safe (for the tracking store)."""
+        return {
+            "objective": self.objective.get_config(),
+            "max_trials": self.max_trials,
+            "allow_new_entries": self.allow_new_entries,
+            "tune_new_entries": self.tune_new_entries,
+            "seed": self.seed,
+            "max_retries_per_trial": self.max_retries_per_trial,
+            "max_consecutive_failed_trials": self.max_consecutive_failed_trials,
+            "pruning": None if self.pruning is None else self.pruning.get_config(),
+        }
