@@ -1,6 +1,7 @@
 """Search algorithms behind an ask/tell interface; numpy and scipy only."""
 
 from tuning.oracles.base import Oracle
+from tuning.oracles.grid_search import GridSearchOracle
 from tuning.oracles.random_search import RandomSearchOracle
 
-__all__ = ["Oracle", "RandomSearchOracle"]
+__all__ = ["GridSearchOracle", "Oracle", "RandomSearchOracle"]

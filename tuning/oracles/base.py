@@ -343,6 +343,9 @@ class Oracle:
         recorded.status, recorded.message = TrialStatus(trial.status), trial.message
         if trial is not recorded:
             recorded.score, recorded.best_step = trial.score, trial.best_step
+            recorded.hyperparameters = trial.hyperparameters
+        # The model may have declared new hyperparameters while it ran.
+        self._tried.add(values_key(recorded.values))
         for tuner_id, ongoing in list(self.ongoing_trials.items()):
             if ongoing.trial_id == recorded.trial_id:
                 del self.ongoing_trials[tuner_id]
