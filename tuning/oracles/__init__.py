@@ -2,6 +2,7 @@
 
 from tuning.oracles.base import Oracle
 from tuning.oracles.grid_search import GridSearchOracle
+from tuning.oracles.hyperband import HyperbandOracle
 from tuning.oracles.random_search import RandomSearchOracle
 
-__all__ = ["GridSearchOracle", "Oracle", "RandomSearchOracle"]
+__all__ = ["GridSearchOracle", "HyperbandOracle", "Oracle", "RandomSearchOracle"]
