@@ -72,9 +72,7 @@ class Oracle:
         if max_trials is not None and (isinstance(max_trials, bool) or int(max_trials) < 1):
             raise ValueError(f"max_trials must be at least 1 (or None), got {max_trials!r}.")
         if max_retries_per_trial < 0:
-            raise ValueError(
-                f"max_retries_per_trial must be >= 0, got {max_retries_per_trial!r}."
-            )
+            raise ValueError(f"max_retries_per_trial must be >= 0, got {max_retries_per_trial!r}.")
         if max_consecutive_failed_trials < 1:
             raise ValueError(
                 "max_consecutive_failed_trials must be >= 1, "
@@ -211,6 +209,20 @@ class Oracle:
         self._tried.add(values_key(trial.values))
         return trial
 
+    def requeue_ongoing(self) -> list[str]:
+        """Puts the trials that were running back at the head of the queue.
+
+        Called when a search resumes after its process died: those trials run
+        again under the same ids, without counting as retries.
+
+        Returns:
+            The ids of the requeued trials.
+        """
+        requeued = [trial.trial_id for trial in self.ongoing_trials.values()]
+        self._retry_queue = requeued + [t for t in self._retry_queue if t not in requeued]
+        self.ongoing_trials = {}
+        return requeued
+
     def enqueue_trial(self, values: Mapping[str, Any]) -> None:
         """Tries ``values`` next, before the algorithm's own proposals.
 
@@ -260,9 +272,17 @@ class Oracle:
             self.hyperparameters.merge(new, overwrite=False)
 
     def update_trial(
-        self, trial_id: str, metrics: Mapping[str, float], step: int = 0
+        self, trial_id: str, metrics: Mapping[str, float], step: int = 0, prune: bool = True
     ) -> TrialStatus:
         """Records metrics a trial reported at ``step`` (an epoch, say).
+
+        Args:
+            trial_id: The trial's id.
+            metrics: Metric names to values; several calls at one step (one
+                per execution) are averaged.
+            step: The step (epoch) the values belong to.
+            prune: Whether to apply the pruning rule. False when a finished
+                trial's curve is recorded after the fact.
 
         Returns:
             The trial's status: STOPPED means "stop training this trial", as
@@ -276,7 +296,8 @@ class Oracle:
         for name, value in metrics.items():
             trial.metrics.update(name, float(value), step)
         if (
-            self.pruning is not None
+            prune
+            and self.pruning is not None
             and trial.status == TrialStatus.RUNNING
             and self.pruning.should_stop(
                 self.objective_curve(trial), self.pruning_reference(), self.objective.direction
@@ -297,8 +318,9 @@ class Oracle:
         names = self.objective.names
         histories = [dict(trial.metrics.get_history(name)) for name in names]
         steps = set(histories[0]).intersection(*histories[1:]) if histories else set()
+        pairs = list(zip(names, histories, strict=True))
         return {
-            step: self.objective.get_value({n: h[step] for n, h in zip(names, histories)})
+            step: self.objective.get_value({name: h[step] for name, h in pairs})
             for step in sorted(steps)
         }
 

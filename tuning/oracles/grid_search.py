@@ -21,9 +21,7 @@ def grid_values(hp: HyperParameter) -> list[Any]:
     """
     values = hp.values
     if values is None:
-        values = [
-            hp.prob_to_value((i + 0.5) / _FLOAT_GRID_SIZE) for i in range(_FLOAT_GRID_SIZE)
-        ]
+        values = [hp.prob_to_value((i + 0.5) / _FLOAT_GRID_SIZE) for i in range(_FLOAT_GRID_SIZE)]
     return [hp.default] + [v for v in values if v != hp.default]
 
 

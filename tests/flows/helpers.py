@@ -1,0 +1,35 @@
+"""Tiny data and models shared by the flow tests."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def digits(n: int = 240) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """A small slice of scikit-learn's digits: ``(x_train, y_train), (x_val, y_val)``."""
+    from sklearn.datasets import load_digits
+
+    data = load_digits()
+    x = (data.data[:n] / 16.0).astype("float32")
+    y = data.target[:n]
+    split = n * 3 // 4
+    return (x[:split], y[:split]), (x[split:], y[split:])
+
+
+def build_dense(hp):
+    """A one-hidden-layer classifier for 8x8 digits."""
+    import keras
+
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(64,)),
+            keras.layers.Dense(hp.Int("units", 8, 32, step=8), activation="relu"),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(hp.Float("lr", 1e-3, 3e-2, sampling="log")),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model

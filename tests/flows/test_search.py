@@ -1,0 +1,240 @@
+"""The search flow end to end: real Prefect flows, a real MLflow SQLite store, tiny models."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from mlflow.tracking import MlflowClient
+
+import tuning as kt
+from tests.flows.helpers import build_dense, digits
+
+(X_TRAIN, Y_TRAIN), (X_VAL, Y_VAL) = digits()
+FIT = {"x": X_TRAIN, "y": Y_TRAIN, "validation_data": (X_VAL, Y_VAL), "verbose": 0}
+
+
+def _client(tuner: kt.Tuner) -> MlflowClient:
+    return MlflowClient(tracking_uri=tuner.store.tracking_uri)
+
+
+def _runs(tuner: kt.Tuner, kind: str):
+    client = _client(tuner)
+    experiment = client.get_experiment_by_name(tuner.project_name)
+    return client.search_runs(
+        [experiment.experiment_id], filter_string=f"tags.`hyperflow.kind` = '{kind}'"
+    )
+
+
+def test_random_search_records_every_trial_in_mlflow(tmp_path):
+    tuner = kt.RandomSearch(
+        build_dense, objective="val_accuracy", max_trials=3, seed=3, directory=tmp_path
+    )
+    tuner.search(epochs=2, **FIT)
+
+    assert len(tuner.oracle.trials) == 3
+    assert all(t.status == kt.TrialStatus.COMPLETED for t in tuner.oracle.trials.values())
+    assert (tmp_path / "mlflow.db").exists()
+    [parent] = _runs(tuner, "search")
+    children = _runs(tuner, "trial")
+    assert len(children) == 3
+    client = _client(tuner)
+    for run in children:
+        assert run.data.tags["mlflow.parentRunId"] == parent.info.run_id
+        assert run.data.tags["hyperflow.status"] == "COMPLETED"
+        assert run.info.status == "FINISHED"
+        assert set(run.data.params) >= {"units", "lr"}
+        history = client.get_metric_history(run.info.run_id, "val_accuracy")
+        assert sorted(m.step for m in history) == [0, 1]
+        artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
+        assert {"trial.json", "checkpoints"} <= artifacts
+    assert parent.data.tags["hyperflow.best_trial_id"] == tuner.oracle.get_best_trials()[0].trial_id
+
+
+def test_best_model_evaluates_to_the_best_score(tmp_path):
+    tuner = kt.RandomSearch(
+        build_dense, objective="val_accuracy", max_trials=2, seed=5, directory=tmp_path
+    )
+    tuner.search(epochs=3, **FIT)
+    best_trial = tuner.oracle.get_best_trials(1)[0]
+    model = tuner.get_best_models(1)[0]
+    _, accuracy = model.evaluate(X_VAL, Y_VAL, verbose=0)
+    assert accuracy == pytest.approx(best_trial.score, abs=1e-6)
+    assert tuner.get_best_hyperparameters(1)[0].values == best_trial.values
+
+
+@pytest.mark.parametrize(
+    "make_tuner",
+    [
+        lambda d: kt.GridSearch(build_dense, objective="val_loss", max_trials=3, directory=d),
+        lambda d: kt.BayesianOptimization(
+            build_dense, objective="val_loss", max_trials=4, num_initial_points=2, directory=d
+        ),
+        lambda d: kt.Hyperband(
+            build_dense, objective="val_accuracy", max_epochs=3, factor=3, directory=d
+        ),
+    ],
+    ids=["grid", "bayesian", "hyperband"],
+)
+def test_each_tuner_runs_end_to_end(tmp_path, make_tuner):
+    tuner = make_tuner(tmp_path)
+    tuner.search(epochs=2, **FIT)
+    trials = list(tuner.oracle.trials.values())
+    assert trials and all(t.status == kt.TrialStatus.COMPLETED for t in trials)
+    assert len(_runs(tuner, "trial")) == len(trials)
+    assert tuner.get_best_models(1)[0] is not None
+
+
+def test_hyperband_promoted_trials_start_from_their_parent(tmp_path):
+    tuner = kt.Hyperband(build_dense, objective="val_accuracy", max_epochs=3, directory=tmp_path)
+    tuner.search(**FIT)
+    promoted = [t for t in tuner.oracle.trials.values() if "tuner/trial_id" in t.values]
+    assert promoted
+    for trial in promoted:
+        assert trial.values["tuner/trial_id"] in tuner.oracle.trials
+        assert trial.values["tuner/initial_epoch"] > 0
+
+
+class _FunctionTuner(kt.RandomSearch):
+    def run_trial(self, trial, *args, **kwargs):
+        x = trial.hyperparameters.Float("x", -1.0, 1.0)
+        return (x - 0.3) ** 2
+
+
+def test_run_trial_override_tunes_any_function(tmp_path):
+    tuner = _FunctionTuner(max_trials=4, seed=0, directory=tmp_path)
+    tuner.search()
+    best = tuner.get_best_hyperparameters()[0]
+    scores = [t.score for t in tuner.oracle.trials.values()]
+    assert min(scores) == pytest.approx((best.get("x") - 0.3) ** 2)
+    assert str(tuner.oracle.objective) == "DefaultObjective()"
+
+
+def test_resume_after_completion_returns_at_once(tmp_path):
+    kwargs = {"max_trials": 2, "seed": 1, "directory": tmp_path, "project_name": "again"}
+    _FunctionTuner(**kwargs).search()
+    resumed = _FunctionTuner(**kwargs)
+    resumed.search()
+    assert len(resumed.oracle.trials) == 2
+    assert len(_runs(resumed, "trial")) == 2
+    assert len(_runs(resumed, "search")) == 1
+    more = _FunctionTuner(**{**kwargs, "max_trials": 3})
+    more.search()
+    assert len(more.oracle.trials) == 3
+
+
+class _FlakyTuner(kt.RandomSearch):
+    def run_trial(self, trial, *args, **kwargs):
+        x = trial.hyperparameters.Int("x", 0, 100)
+        if x % 2:
+            raise RuntimeError(f"odd x={x}")
+        return float(x)
+
+
+def test_failing_trials_are_recorded_and_the_search_goes_on(tmp_path):
+    tuner = _FlakyTuner(max_trials=8, seed=2, directory=tmp_path, max_consecutive_failed_trials=8)
+    tuner.search()
+    statuses = {t.trial_id: t.status for t in tuner.oracle.trials.values()}
+    assert kt.TrialStatus.FAILED in statuses.values()
+    assert kt.TrialStatus.COMPLETED in statuses.values()
+    failed = next(t for t in tuner.oracle.trials.values() if t.status == kt.TrialStatus.FAILED)
+    assert "odd x=" in failed.message
+    runs = {r.data.tags["hyperflow.trial_id"]: r for r in _runs(tuner, "trial")}
+    assert runs[failed.trial_id].info.status == "FAILED"
+
+
+class _AlwaysFails(kt.RandomSearch):
+    def run_trial(self, trial, *args, **kwargs):
+        trial.hyperparameters.Int("x", 0, 100)
+        raise RuntimeError("broken objective")
+
+
+def test_consecutive_failures_end_the_search_with_the_last_error(tmp_path):
+    tuner = _AlwaysFails(max_trials=10, directory=tmp_path, max_consecutive_failed_trials=2)
+    with pytest.raises(kt.FatalError, match="broken objective"):
+        tuner.search()
+    assert len(tuner.oracle.trials) == 2
+
+
+def test_nan_score_is_invalid_then_retried(tmp_path):
+    class NanTuner(kt.RandomSearch):
+        def run_trial(self, trial, *args, **kwargs):
+            trial.hyperparameters.Int("x", 0, 100)
+            return math.nan
+
+    tuner = NanTuner(
+        max_trials=1, directory=tmp_path, max_retries_per_trial=1, max_consecutive_failed_trials=5
+    )
+    tuner.search()
+    [trial] = tuner.oracle.trials.values()
+    assert trial.status == kt.TrialStatus.FAILED
+    attempts = sorted(int(r.data.tags["hyperflow.attempt"]) for r in _runs(tuner, "trial"))
+    assert attempts == [0, 1]
+
+
+def test_unknown_tuner_keyword_is_rejected():
+    with pytest.raises(ValueError, match="max_trails"):
+        kt.RandomSearch(build_dense, objective="val_loss", max_trails=3)
+
+
+def test_objective_not_found_names_the_metrics_that_were_there(tmp_path):
+    tuner = kt.RandomSearch(build_dense, objective="val_auc", max_trials=3, directory=tmp_path)
+    with pytest.raises(ValueError, match=r"val_auc.*val_accuracy"):
+        tuner.search(epochs=1, **FIT)
+    assert len(tuner.oracle.trials) == 1
+
+
+def test_callback_that_cannot_be_copied_is_rejected_before_any_trial(tmp_path):
+    import threading
+
+    import keras
+
+    class Holder(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.lock = threading.Lock()
+
+    tuner = kt.RandomSearch(build_dense, objective="val_loss", max_trials=2, directory=tmp_path)
+    with pytest.raises(ValueError, match="deep-copyable"):
+        tuner.search(epochs=1, callbacks=[Holder()], **FIT)
+    assert not tuner.oracle.trials
+
+
+def test_build_returning_a_non_model_is_rejected_before_any_trial(tmp_path):
+    def build(hp):
+        hp.Int("units", 1, 4)
+        return "not a model"
+
+    tuner = kt.RandomSearch(build, objective="val_loss", max_trials=2, directory=tmp_path)
+    with pytest.raises(TypeError, match="keras.Model"):
+        tuner.search(epochs=1, **FIT)
+    assert not tuner.oracle.trials
+
+
+def test_run_trial_returning_none_asks_whether_metrics_were_forgotten(tmp_path):
+    class Forgetful(kt.RandomSearch):
+        def run_trial(self, trial, *args, **kwargs):
+            trial.hyperparameters.Int("x", 0, 3)
+
+    tuner = Forgetful(max_trials=3, directory=tmp_path)
+    with pytest.raises(kt.FatalTypeError, match="forget to return"):
+        tuner.search()
+
+
+def test_early_stopping_callback_is_copied_per_execution(tmp_path):
+    import keras
+
+    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=0)
+    tuner = kt.RandomSearch(
+        build_dense,
+        objective="val_loss",
+        max_trials=2,
+        executions_per_trial=2,
+        directory=tmp_path,
+    )
+    tuner.search(epochs=4, callbacks=[stop], **FIT)
+    assert stop.model is None  # the original was never used
+    for trial in tuner.oracle.trials.values():
+        assert trial.status == kt.TrialStatus.COMPLETED
+        assert np.isfinite(trial.score)
