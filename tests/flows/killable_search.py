@@ -1,0 +1,25 @@
+"""A search that a test runs as a subprocess and kills: ``python killable_search.py DIR N``."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import tuning as kt
+
+
+class SlowTuner(kt.RandomSearch):
+    """Each trial takes a little while, so that a kill lands mid-search."""
+
+    def run_trial(self, trial, *args, **kwargs):
+        x = trial.hyperparameters.Float("x", -1.0, 1.0)
+        time.sleep(0.5)
+        return (x - 0.25) ** 2
+
+
+def make_tuner(directory: str, max_trials: int) -> SlowTuner:
+    return SlowTuner(max_trials=max_trials, seed=11, directory=directory, project_name="killed")
+
+
+if __name__ == "__main__":
+    make_tuner(sys.argv[1], int(sys.argv[2])).search()

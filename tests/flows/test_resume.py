@@ -1,0 +1,76 @@
+"""A search killed with SIGKILL resumes from the MLflow store alone."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+from mlflow.tracking import MlflowClient
+from prefect.settings import PREFECT_API_URL
+
+import tuning as kt
+from tests.flows.killable_search import make_tuner
+
+SCRIPT = Path(__file__).with_name("killable_search.py")
+
+
+def _trial_runs(directory: Path):
+    client = MlflowClient(tracking_uri=f"sqlite:///{directory}/mlflow.db")
+    experiment = client.get_experiment_by_name("killed")
+    if experiment is None:
+        return []
+    return client.search_runs(
+        [experiment.experiment_id], filter_string="tags.`hyperflow.kind` = 'trial'"
+    )
+
+
+def _completed(directory: Path) -> int:
+    try:
+        runs = _trial_runs(directory)
+    except Exception:  # the store is still being created
+        return 0
+    return sum(r.data.tags.get("hyperflow.status") == "COMPLETED" for r in runs)
+
+
+def test_search_killed_mid_trial_resumes_without_rerunning_completed_trials(tmp_path):
+    env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value()}
+    process = subprocess.Popen(
+        [sys.executable, str(SCRIPT), str(tmp_path), "8"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 240
+    while _completed(tmp_path) < 3 and process.poll() is None:
+        assert time.monotonic() < deadline, "the search never got going"
+        time.sleep(0.2)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    before = {
+        r.data.tags["hyperflow.trial_id"]: r.info.run_id
+        for r in _trial_runs(tmp_path)
+        if r.data.tags.get("hyperflow.status") == "COMPLETED"
+    }
+    assert 3 <= len(before) < 8
+
+    tuner = make_tuner(str(tmp_path), 8)
+    tuner.search()
+
+    assert len(tuner.oracle.trials) == 8
+    assert all(t.status == kt.TrialStatus.COMPLETED for t in tuner.oracle.trials.values())
+    runs = _trial_runs(tmp_path)
+    completed = Counter(
+        r.data.tags["hyperflow.trial_id"]
+        for r in runs
+        if r.data.tags.get("hyperflow.status") == "COMPLETED"
+    )
+    assert set(completed) == set(tuner.oracle.trials)
+    assert max(completed.values()) == 1, "a completed trial ran twice"
+    for trial_id, run_id in before.items():  # the runs that completed before the kill are kept
+        assert tuner.trial_run_ids[trial_id] == run_id
+    assert all(r.data.tags.get("hyperflow.status") in ("COMPLETED", "KILLED") for r in runs)
