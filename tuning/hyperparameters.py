@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -50,12 +50,13 @@ class Condition:
     """
 
     def __init__(self, name: str, values: Sequence[Any]) -> None:
-        if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
+        if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
             values = [values]
+        values = [_plain(v) for v in values]
         if not values:
             raise ValueError(f"The condition on {name!r} needs at least one parent value.")
         self.name = name
-        self.values = list(values)
+        self.values = values
 
     def is_met(self, values: dict[str, Any]) -> bool:
         """Whether the parent's value in ``values`` is one of the allowed ones."""
@@ -70,9 +71,7 @@ class Condition:
 
     def __eq__(self, other: object) -> bool:
         return (
-            isinstance(other, Condition)
-            and self.name == other.name
-            and self.values == other.values
+            isinstance(other, Condition) and self.name == other.name and self.values == other.values
         )
 
     def __hash__(self) -> int:
@@ -112,6 +111,10 @@ class HyperParameter:
         """Every value this hyperparameter can take, or None when continuous."""
         return None
 
+    def contains(self, value: Any) -> bool:
+        """Whether ``value`` is one this hyperparameter can take."""
+        return value in (self.values or [])
+
     def random_sample(self, rng: np.random.Generator) -> Any:
         """Draws a value uniformly in probability space."""
         return self.prob_to_value(float(rng.random()))
@@ -137,9 +140,6 @@ class HyperParameter:
         config["conditions"] = [Condition.from_config(c) for c in config.get("conditions", [])]
         return cls(**config)
 
-    def _same_declaration(self, other: HyperParameter) -> bool:
-        return type(self) is type(other) and self.conditions == other.conditions
-
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items() if k != "conditions")
         return f"{type(self).__name__}({args})"
@@ -153,8 +153,46 @@ def _bucket_centre(index: int, size: int) -> float:
     return (index + 0.5) / size
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
+        value, (bool, np.bool_)
+    )
+
+
+def _is_integral(value: Any) -> bool:
+    return _is_number(value) and float(value).is_integer()
+
+
+def _check_numbers(
+    kind: str, name: str, integral: bool, min_value: Any, max_value: Any, step: Any, default: Any
+) -> None:
+    """Raises unless the arguments are numbers (whole ones if ``integral``).
+
+    ``step`` and ``default`` may be None.
+    """
+    arguments = {"min_value": min_value, "max_value": max_value, "step": step, "default": default}
+    for arg, value in arguments.items():
+        if value is None and arg in ("step", "default"):
+            continue
+        noun = "an integer" if integral else "a number"
+        if not _is_number(value):
+            raise TypeError(f"{kind} {name!r}: {arg} must be {noun}, got {value!r}.")
+        if integral and not _is_integral(value):
+            raise ValueError(f"{kind} {name!r}: {arg} must be {noun}, got {value!r}.")
+
+
+# Slack for floating-point rounding when counting and matching grid values.
+_REL_TOL = 1e-9
+
+
 class _Numerical(HyperParameter):
-    """Shared range, step and sampling logic of ``Int`` and ``Float``."""
+    """Shared range, step and sampling logic of ``Int`` and ``Float``.
+
+    With a step the values form a grid: ``min_value + i * step`` (linear),
+    ``min_value * step**i`` (log) or the log grid mirrored towards
+    ``max_value`` (reverse_log). The grid is computed index by index, never
+    listed, so huge ranges cost nothing until ``values`` is asked for.
+    """
 
     _cast: type = float
 
@@ -195,39 +233,73 @@ class _Numerical(HyperParameter):
         self.max_value = max_value
         self.step = step
         self.sampling = sampling
-        if default is not None and not self._contains(default):
+        # min_value is the implicit default, so it is allowed even where a
+        # reverse_log grid does not reach it.
+        if default is not None and default != min_value and not self.contains(default):
             raise ValueError(
-                f"{kind} {name!r}: default {default!r} is outside the allowed values "
+                f"{kind} {name!r}: default {default!r} is not an allowed value of "
                 f"[{min_value}, {max_value}]"
-                + (f" with step {step}." if step is not None else ".")
+                + (f" with step {step} ({sampling})." if step is not None else ".")
             )
 
     @property
     def default(self) -> Any:
         return self.min_value if self._default is None else self._default
 
-    def _contains(self, value: Any) -> bool:
-        grid = self.values
-        if grid is not None:
-            return any(math.isclose(value, v, rel_tol=1e-9, abs_tol=1e-12) for v in grid)
-        return self.min_value <= value <= self.max_value
-
     @property
     def values(self) -> list[Any] | None:
         if self.step is None:
             return None
-        grid: list[Any] = []
-        value = self.min_value
-        while value <= self.max_value * (1 + 1e-12) + 1e-12:
-            grid.append(self._cast(value))
-            value = value * self.step if self.sampling != "linear" else value + self.step
-            if self.sampling == "linear" and self._cast is float:
-                # Recompute from the start to avoid accumulating rounding error.
-                value = self.min_value + len(grid) * self.step
-        if self.sampling == "reverse_log":
-            # Mirror the log grid so that values crowd near max_value.
-            grid = [self._cast(self.max_value + self.min_value - v) for v in reversed(grid)]
-        return grid
+        size = self._grid_size()
+        return [self._grid_value(index, size) for index in range(size)]
+
+    def _same(self, a: float, b: float) -> bool:
+        if self._cast is int:
+            return a == b
+        return math.isclose(a, b, rel_tol=_REL_TOL, abs_tol=_REL_TOL)
+
+    def contains(self, value: Any) -> bool:
+        lo, hi = self.min_value, self.max_value
+        if not (lo <= value <= hi or self._same(value, lo) or self._same(value, hi)):
+            return False
+        if self.step is None:
+            return True
+        size = self._grid_size()
+        return self._same(self._grid_value(self._nearest_index(value, size), size), value)
+
+    def _grid_size(self) -> int:
+        """How many values the step grid holds (``step`` is set)."""
+        if self.sampling == "linear":
+            steps = (self.max_value - self.min_value) / self.step
+        else:
+            steps = math.log(self.max_value / self.min_value) / math.log(self.step)
+        return int(math.floor(steps + _REL_TOL)) + 1
+
+    def _grid_value(self, index: int, size: int) -> Any:
+        lo, hi, step = self.min_value, self.max_value, self.step
+        if self.sampling == "linear":
+            value = lo + index * step
+        elif self.sampling == "log":
+            value = lo * step**index
+        else:
+            value = hi + lo - lo * step ** (size - 1 - index)
+        # Rounding may push the last value a hair past the bounds.
+        value = min(max(value, lo), hi)
+        if self._cast is float:
+            # Drop rounding noise: 0 + 3 * 0.1 is 0.3, not 0.30000000000000004.
+            return float(f"{value:.15g}")
+        return int(value)
+
+    def _nearest_index(self, value: float, size: int) -> int:
+        lo, hi, step = self.min_value, self.max_value, self.step
+        value = min(max(value, lo), hi)
+        if self.sampling == "linear":
+            position = (value - lo) / step
+        elif self.sampling == "log":
+            position = math.log(value / lo) / math.log(step)
+        else:
+            position = size - 1 - math.log((hi + lo - value) / lo) / math.log(step)
+        return min(max(round(position), 0), size - 1)
 
     def _continuous(self, prob: float) -> float:
         lo, hi = self.min_value, self.max_value
@@ -241,6 +313,7 @@ class _Numerical(HyperParameter):
         lo, hi = self.min_value, self.max_value
         if hi == lo:
             return 0.5
+        value = min(max(value, lo), hi)
         if self.sampling == "linear":
             return (value - lo) / (hi - lo)
         if self.sampling == "log":
@@ -248,17 +321,16 @@ class _Numerical(HyperParameter):
         return 1 - math.log((hi + lo - value) / lo) / math.log(hi / lo)
 
     def prob_to_value(self, prob: float) -> Any:
-        grid = self.values
-        if grid is not None:
-            return grid[_grid_index(prob, len(grid))]
+        if self.step is not None:
+            size = self._grid_size()
+            return self._grid_value(_grid_index(prob, size), size)
         return self._cast(self._continuous(prob))
 
     def value_to_prob(self, value: Any) -> float:
-        grid = self.values
-        if grid is not None:
-            index = int(np.argmin([abs(v - value) for v in grid]))
-            return _bucket_centre(index, len(grid))
-        return float(min(max(self._continuous_prob(value), 0.0), 1.0))
+        if self.step is not None:
+            size = self._grid_size()
+            return _bucket_centre(self._nearest_index(value, size), size)
+        return float(self._continuous_prob(value))
 
     def _config(self) -> dict[str, Any]:
         return {
@@ -283,6 +355,11 @@ class Int(_Numerical):
         sampling: ``"linear"``, ``"log"`` or ``"reverse_log"``.
         default: The first value returned; ``min_value`` if None.
         conditions: Conditions that must all hold for it to be active.
+
+    Raises:
+        TypeError: A bound, the step or the default is not a number.
+        ValueError: One of them is not a whole number, or the range, step,
+            sampling or default is not allowed.
     """
 
     _cast = int
@@ -297,21 +374,14 @@ class Int(_Numerical):
         default: int | None = None,
         conditions: Sequence[Condition] | None = None,
     ) -> None:
-        for arg, value in (("min_value", min_value), ("max_value", max_value), ("step", step)):
-            if value is None and arg == "step":
-                continue
-            if isinstance(value, bool) or not _is_integral(value):
-                raise TypeError(f"Int {name!r}: {arg} must be an integer, got {value!r}.")
-        if default is not None and (isinstance(default, bool) or not _is_integral(default)):
-            raise TypeError(f"Int {name!r}: default must be an integer, got {default!r}.")
-        step = int(step) if step is not None else None
+        _check_numbers("Int", name, True, min_value, max_value, step, default)
         if step is None and (sampling is None or str(sampling).lower() == "linear"):
             step = 1
         super().__init__(
             name,
             int(min_value),
             int(max_value),
-            step,
+            None if step is None else int(step),
             sampling,
             None if default is None else int(default),
             conditions,
@@ -321,6 +391,10 @@ class Int(_Numerical):
         if self.step is None:
             return int(min(max(round(self._continuous(prob)), self.min_value), self.max_value))
         return super().prob_to_value(prob)
+
+    def get_config(self) -> dict[str, Any]:
+        # The default as given (None when not given), as KerasTuner's Int reports it.
+        return {**super().get_config(), "default": self._default}
 
 
 class Float(_Numerical):
@@ -334,6 +408,10 @@ class Float(_Numerical):
         sampling: ``"linear"``, ``"log"`` or ``"reverse_log"``.
         default: The first value returned; ``min_value`` if None.
         conditions: Conditions that must all hold for it to be active.
+
+    Raises:
+        TypeError: A bound, the step or the default is not a number.
+        ValueError: The range, step, sampling or default is not allowed.
     """
 
     def __init__(
@@ -346,9 +424,7 @@ class Float(_Numerical):
         default: float | None = None,
         conditions: Sequence[Condition] | None = None,
     ) -> None:
-        for arg, value in (("min_value", min_value), ("max_value", max_value)):
-            if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
-                raise TypeError(f"Float {name!r}: {arg} must be a number, got {value!r}.")
+        _check_numbers("Float", name, False, min_value, max_value, step, default)
         super().__init__(
             name,
             float(min_value),
@@ -380,9 +456,11 @@ class Choice(HyperParameter):
         conditions: Sequence[Condition] | None = None,
     ) -> None:
         super().__init__(name, default, conditions)
-        if isinstance(values, (str, bytes)) or not values:
+        if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
             raise ValueError(f"Choice {name!r}: values must be a non-empty list, got {values!r}.")
-        values = [v.item() if isinstance(v, np.generic) else v for v in values]
+        values = [_plain(v) for v in values]
+        if not values:
+            raise ValueError(f"Choice {name!r}: values must be a non-empty list, got {values!r}.")
         kinds = {_choice_type(name, v) for v in values}
         if kinds == {int, float}:
             values = [float(v) for v in values]
@@ -397,10 +475,14 @@ class Choice(HyperParameter):
         if ordered and not is_number:
             raise ValueError(f"Choice {name!r}: ordered=True needs numeric values.")
         self.ordered = is_number if ordered is None else bool(ordered)
-        if default is not None and default not in self._values:
-            raise ValueError(
-                f"Choice {name!r}: default {default!r} is not one of the values {self._values}."
-            )
+        if default is not None:
+            default = _plain(default)
+            # True == 1, so a bool must not pass for a number nor a number for a bool.
+            if isinstance(default, bool) != (kinds == {bool}) or default not in self._values:
+                raise ValueError(
+                    f"Choice {name!r}: default {default!r} is not one of the values {self._values}."
+                )
+            self._default = self._values[self._values.index(default)]
 
     @property
     def default(self) -> Any:
@@ -463,7 +545,7 @@ class Fixed(HyperParameter):
         self, name: str, value: Any, conditions: Sequence[Condition] | None = None
     ) -> None:
         if value is not None:
-            value = value.item() if isinstance(value, np.generic) else value
+            value = _plain(value)
             _choice_type(name, value, kind="Fixed")
         super().__init__(name, value, conditions)
         self.value = value
@@ -491,14 +573,13 @@ _KINDS: dict[str, type[HyperParameter]] = {
 }
 
 
-def _is_integral(value: Any) -> bool:
-    if isinstance(value, (int, np.integer)):
-        return True
-    return isinstance(value, (float, np.floating)) and float(value).is_integer()
+def _plain(value: Any) -> Any:
+    """``value`` with a numpy scalar turned into the Python one."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _choice_type(name: str, value: Any, kind: str = "Choice") -> type:
-    for allowed in (bool, int, float, str):  # bool first: bool is a subclass of int
+    for allowed in _CHOICE_TYPES:  # bool first: bool is a subclass of int
         if isinstance(value, allowed):
             return allowed
     raise TypeError(
@@ -629,9 +710,14 @@ class HyperParameters:
     def _scoped(self, name: str) -> str:
         return "/".join([*self._scopes, name])
 
+    def _is_known(self, name: str) -> bool:
+        """Whether ``name`` is declared or has a value (active or not)."""
+        return name in self._values or any(hp.name == name for hp in self._space)
+
     def _condition(self, parent_name: str, parent_values: Any) -> Condition:
-        full_name = self._scoped(parent_name) if self._scoped(parent_name) in self else parent_name
-        if not any(hp.name == full_name for hp in self._space) and full_name not in self._values:
+        scoped = self._scoped(parent_name)
+        full_name = scoped if self._is_known(scoped) else parent_name
+        if not self._is_known(full_name):
             raise ValueError(
                 f"The parent hyperparameter {parent_name!r} is unknown: declare it before the "
                 f"hyperparameters that depend on it."
@@ -661,23 +747,17 @@ class HyperParameters:
     def _retrieve(self, hp: HyperParameter) -> Any:
         existing = self._find(hp.name, hp.conditions)
         if existing is None:
-            for other in self._space:
-                if (
-                    other.name == hp.name
-                    and type(other) is not type(hp)
-                    and other.conditions == hp.conditions
-                ):
-                    raise TypeError(
-                        f"Hyperparameter {hp.name!r} is already declared as "
-                        f"{type(other).__name__}, not {type(hp).__name__}."
-                    )
             self._space.append(hp)
             existing = hp
-        # Stored even while inactive, so that the value is there once it activates.
-        self._values.setdefault(existing.name, existing.default)
+        elif type(existing) is not type(hp):
+            raise TypeError(
+                f"Hyperparameter {hp.name!r} is already declared as "
+                f"{type(existing).__name__}, not {type(hp).__name__}."
+            )
         if not self._conditions_hold(existing.conditions):
+            # Not stored: another declaration of the name may become active first.
             return None
-        return self._values[existing.name]
+        return self._values.setdefault(existing.name, existing.default)
 
     def _find(self, name: str, conditions: list[Condition]) -> HyperParameter | None:
         for hp in self._space:
@@ -710,12 +790,11 @@ class HyperParameters:
         self._values = dict(values)
 
     def _conditions_hold(self, conditions: Sequence[Condition]) -> bool:
-        for condition in conditions:
-            if not self.is_active(condition.name):
-                return False
-            if not condition.is_met(self._values):
-                return False
-        return True
+        # A parent without a stored value has its default, as ``get`` says.
+        return all(
+            self.is_active(condition.name) and self.get(condition.name) in condition.values
+            for condition in conditions
+        )
 
     def is_active(self, hyperparameter: HyperParameter | str) -> bool:
         """Whether a hyperparameter (object or name) is active for the current values."""
@@ -733,7 +812,7 @@ class HyperParameters:
             KeyError: ``name`` was never declared.
             ValueError: ``name`` is declared but inactive.
         """
-        if not any(hp.name == name for hp in self._space) and name not in self._values:
+        if not self._is_known(name):
             raise KeyError(f"Unknown hyperparameter {name!r}.")
         if not self.is_active(name):
             raise ValueError(f"Hyperparameter {name!r} is not active for the current values.")
@@ -762,7 +841,9 @@ class HyperParameters:
         other._values = dict(self._values)
         return other
 
-    def merge(self, hps: HyperParameters | Sequence[HyperParameter], overwrite: bool = True) -> None:
+    def merge(
+        self, hps: HyperParameters | Sequence[HyperParameter], overwrite: bool = True
+    ) -> None:
         """Adds hyperparameters (and their values) from another container.
 
         Args:

@@ -104,8 +104,7 @@ class Objective:
 
     def __eq__(self, other: object) -> bool:
         return (
-            type(other) is type(self)
-            and self.get_config() == other.get_config()  # type: ignore[attr-defined]
+            type(other) is type(self) and self.get_config() == other.get_config()  # type: ignore[attr-defined]
         )
 
     def __hash__(self) -> int:
@@ -207,23 +206,33 @@ def create_objective(objective: Any) -> Objective:
 def pareto_front(points: Sequence[Sequence[float]], directions: Sequence[str]) -> list[int]:
     """Indices of the points that no other point dominates.
 
+    Identical points do not dominate each other, so all of them stay. A point
+    with a NaN value is left out (and dominates nothing).
+
     Args:
         points: One sequence of metric values per candidate.
         directions: ``"min"`` or ``"max"`` per metric.
+
+    Returns:
+        The indices of the non-dominated points, in increasing order.
 
     Example:
         >>> pareto_front([(1, 5), (2, 2), (3, 3)], ["min", "min"])
         [0, 1]
     """
     signs = [1.0 if d == "min" else -1.0 for d in directions]
-    losses = [[s * float(v) for s, v in zip(signs, p)] for p in points]
-    front = []
-    for i, a in enumerate(losses):
-        dominated = any(
-            all(b_k <= a_k for a_k, b_k in zip(a, b)) and any(b_k < a_k for a_k, b_k in zip(a, b))
-            for j, b in enumerate(losses)
+    losses = {
+        i: [s * float(v) for s, v in zip(signs, p, strict=True)]
+        for i, p in enumerate(points)
+        if not any(math.isnan(float(v)) for v in p)
+    }
+    return [
+        i
+        for i, a in losses.items()
+        if not any(
+            all(b_k <= a_k for a_k, b_k in zip(a, b, strict=True))
+            and any(b_k < a_k for a_k, b_k in zip(a, b, strict=True))
+            for j, b in losses.items()
             if j != i
         )
-        if not dominated:
-            front.append(i)
-    return front
+    ]

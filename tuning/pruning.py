@@ -7,6 +7,7 @@ training process that only received a snapshot of the reference curves.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -18,6 +19,8 @@ class MedianStoppingRule:
     """Stops a trial whose best value by step s is worse than the median at step s.
 
     The median is taken over completed trials' best-so-far values at step s.
+    NaN values count as no value; a trial with nothing but NaN is stopped once
+    past the warm-up (it diverged).
 
     Args:
         min_trials: Completed trials needed before anything is stopped.
@@ -34,9 +37,7 @@ class MedianStoppingRule:
         if min_trials < 1:
             raise ValueError(f"MedianStoppingRule: min_trials must be >= 1, got {min_trials}.")
         if warmup_steps < 0:
-            raise ValueError(
-                f"MedianStoppingRule: warmup_steps must be >= 0, got {warmup_steps}."
-            )
+            raise ValueError(f"MedianStoppingRule: warmup_steps must be >= 0, got {warmup_steps}.")
         self.min_trials = min_trials
         self.warmup_steps = warmup_steps
 
@@ -55,9 +56,11 @@ class MedianStoppingRule:
         sign = 1.0 if direction == "min" else -1.0
         per_step: dict[int, list[float]] = {}
         for curve in completed_curves:
-            best = np.inf
+            best = math.inf
             for step in sorted(curve):
-                best = min(best, sign * float(curve[step]))
+                value = sign * float(curve[step])
+                if not math.isnan(value):
+                    best = min(best, value)
                 per_step.setdefault(int(step), []).append(best)
         return {
             step: sign * float(np.median(values))
@@ -74,13 +77,19 @@ class MedianStoppingRule:
             curve: The running trial's ``{step: value}`` so far.
             reference: What ``reference`` returned.
             direction: ``"min"`` or ``"max"``.
+
+        Returns:
+            True when the trial is past ``warmup_steps`` and its best value so
+            far is worse than the reference median at its latest step.
         """
         if not curve:
             return False
         step = max(curve)
         if step < self.warmup_steps or step not in reference:
             return False
-        values = [float(v) for v in curve.values()]
+        values = [float(v) for v in curve.values() if not math.isnan(float(v))]
+        if not values:
+            return True
         best = min(values) if direction == "min" else max(values)
         median = reference[step]
         return best > median if direction == "min" else best < median

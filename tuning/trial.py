@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from tuning.hyperparameters import HyperParameters
+from tuning.objective import infer_direction
 
 __all__ = ["MetricHistory", "MetricsTracker", "Trial", "TrialStatus"]
 
@@ -36,8 +37,12 @@ class TrialStatus(str, enum.Enum):
     @property
     def is_finished(self) -> bool:
         """Whether the trial ended (it holds no worker any more)."""
-        return self in (TrialStatus.COMPLETED, TrialStatus.FAILED, TrialStatus.STOPPED,
-                        TrialStatus.INVALID)
+        return self in (
+            TrialStatus.COMPLETED,
+            TrialStatus.FAILED,
+            TrialStatus.STOPPED,
+            TrialStatus.INVALID,
+        )
 
 
 class MetricHistory:
@@ -93,18 +98,30 @@ class MetricHistory:
 
 
 class MetricsTracker:
-    """Every metric a trial reported, by name and step."""
+    """Every metric a trial reported, by name and step.
+
+    A metric's direction (which value is best) is the one registered, else
+    the one its name implies (``accuracy`` is maximised), else ``"min"``.
+    """
 
     def __init__(self) -> None:
         self.metrics: dict[str, MetricHistory] = {}
 
-    def register(self, name: str, direction: str = "min") -> None:
-        """Declares a metric's direction before values arrive (optional)."""
+    def register(self, name: str, direction: str | None = None) -> None:
+        """Declares a metric's direction before values arrive (optional).
+
+        Args:
+            name: The metric's name.
+            direction: ``"min"`` or ``"max"``; None infers it from the name.
+        """
+        direction = direction or infer_direction(name) or "min"
         self.metrics.setdefault(name, MetricHistory(direction)).direction = direction
 
     def update(self, name: str, value: float, step: int = 0) -> None:
         """Records ``value`` of metric ``name`` at ``step``."""
-        self.metrics.setdefault(name, MetricHistory()).update(value, step)
+        if name not in self.metrics:
+            self.register(name)
+        self.metrics[name].update(value, step)
 
     def get_history(self, name: str) -> list[tuple[int, float]]:
         return self.metrics[name].get_history() if name in self.metrics else []
