@@ -20,18 +20,24 @@ from tuning.errors import (
 from tuning.hypermodel import HyperModel
 from tuning.hyperparameters import HyperParameters
 from tuning.objective import Objective
-from tuning.oracles import GridSearchOracle, HyperbandOracle, Oracle, RandomSearchOracle
+from tuning.oracles import (
+    BayesianOptimizationOracle,
+    GridSearchOracle,
+    HyperbandOracle,
+    Oracle,
+    RandomSearchOracle,
+)
 from tuning.pruning import MedianStoppingRule
 from tuning.trial import Trial, TrialStatus
 
 # The tuners reach MLflow and Keras: imported on first use, so that the search
 # core (``import tuning.oracles``) stays light.
 _LAZY = {
-    "BayesianOptimizationOracle": "tuning.oracles.bayesian",
     "BayesianOptimization": "tuning.tuners",
     "GridSearch": "tuning.tuners",
     "Hyperband": "tuning.tuners",
     "RandomSearch": "tuning.tuners",
+    "SklearnTuner": "tuning.sklearn_tuner",
     "Tuner": "tuning.tuners",
     "applications": "tuning.applications",
 }
@@ -63,6 +69,7 @@ __all__ = [
     "Oracle",
     "RandomSearch",
     "RandomSearchOracle",
+    "SklearnTuner",
     "Trial",
     "TrialStatus",
     "Tuner",
