@@ -242,15 +242,9 @@ class Oracle:
 
     def _check_value(self, name: str, value: Any) -> None:
         for hp in self.hyperparameters.space:
-            if hp.name != name:
-                continue
-            allowed = hp.values
-            if allowed is not None and value not in allowed:
-                raise ValueError(f"Enqueued value {value!r} for {name!r} is not one of {allowed}.")
-            if allowed is None and not hp.min_value <= value <= hp.max_value:  # type: ignore[attr-defined]
+            if hp.name == name and not hp.contains(value):
                 raise ValueError(
-                    f"Enqueued value {value!r} for {name!r} is outside "
-                    f"[{hp.min_value}, {hp.max_value}]."  # type: ignore[attr-defined]
+                    f"Enqueued value {value!r} for {name!r} is outside the values {hp!r} allows."
                 )
 
     # Tell ---------------------------------------------------------------------
@@ -428,12 +422,13 @@ class Oracle:
         completed = [t for t in self.scored_trials() if t.status == TrialStatus.COMPLETED]
         points = []
         for trial in completed:
-            step = trial.best_step if trial.best_step is not None else 0
-            points.append(
-                [trial.metrics.get_value_at(o.name, step) for o in objectives]
-                if len(objectives) > 1
-                else [trial.score]
-            )
+            if len(objectives) == 1:
+                points.append([trial.score])
+                continue
+            steps = [s for s, _ in trial.metrics.get_history(objectives[0].name)]
+            # The best step may be a mean over executions: read the nearest recorded one.
+            step = min(steps, key=lambda s: abs(s - (trial.best_step or 0)))
+            points.append([trial.metrics.get_value_at(o.name, step) for o in objectives])
         front = pareto_front(points, [o.direction for o in objectives])
         return [completed[i] for i in front]
 
