@@ -7,13 +7,15 @@ slot frees up, and records each trial as soon as it ends.
 
 from __future__ import annotations
 
+import contextlib
 import re
-import time
 import uuid
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from prefect import flow
 from prefect.artifacts import create_table_artifact
+from prefect.context import FlowRunContext
 from prefect.futures import as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
 
@@ -44,26 +46,30 @@ def search_flow(project_name: str, session_key: str) -> dict[str, Any]:
         A summary: the number of trials, the best trial and score, a leaderboard.
     """
     session = sessions.get(session_key)
-    started = time.monotonic()
+    session.prepare()
     session.display.search_begin()
+    objective = session.oracle.objective.get_config()
     free_slots = [str(i) for i in range(session.tuner.max_concurrent_trials)]
     in_flight: dict[Any, tuple[Any, str]] = {}
-    while True:
-        while free_slots and session.fatal is None:
-            spec = sample_trial(session_key, free_slots[0])
-            if not spec.runnable:  # IDLE (wait for a running trial) or STOPPED
+    with _cluster_payload(session) as (payload, resources):
+        while True:
+            while free_slots and session.fatal is None:
+                spec = sample_trial(session_key, free_slots[0])
+                if not spec.runnable:  # IDLE (wait for a running trial) or STOPPED
+                    break
+                slot = free_slots.pop(0)
+                with dask_annotations(resources):
+                    trained = train_trial.submit(session_key, spec, payload)
+                evaluated = evaluate_trial.submit(trained, objective)
+                in_flight[evaluated] = (spec, slot, trained)
+            if not in_flight:
                 break
-            slot = free_slots.pop(0)
-            trained = train_trial.submit(session_key, spec)
-            in_flight[evaluate_trial.submit(session_key, trained)] = (spec, slot)
-        if not in_flight:
-            break
-        done = next(as_completed(list(in_flight)))
-        done.wait()  # as_completed's future may carry a state older than the result
-        spec, slot = in_flight.pop(done)
-        update_oracle(session_key, spec, done.result())
-        free_slots.append(slot)
-    summary = session.finish(started)
+            done = next(as_completed(list(in_flight)))
+            done.wait()  # as_completed's future may carry a state older than the result
+            spec, slot, trained = in_flight.pop(done)
+            update_oracle(session_key, spec, _outcome(session, spec, done, trained))
+            free_slots.append(slot)
+    summary = session.finish()
     if summary["leaderboard"]:
         create_table_artifact(
             key=f"{_slug(project_name)}-leaderboard",
@@ -73,6 +79,67 @@ def search_flow(project_name: str, session_key: str) -> dict[str, Any]:
     if session.fatal is not None:
         raise session.fatal
     return summary
+
+
+def _outcome(session: SearchSession, spec: Any, evaluated: Any, trained: Any) -> Any:
+    """The evaluated outcome, or an INVALID one when the machinery around the trial broke."""
+    if evaluated.state.is_completed():
+        return evaluated.result()
+    failed = trained if not trained.state.is_completed() else evaluated
+    error = failed.result(raise_on_failure=False)
+    return session.crashed(spec, error)
+
+
+@contextlib.contextmanager
+def _cluster_payload(session: SearchSession) -> Iterator[tuple[Any, dict[str, int] | None]]:
+    """On a Dask task runner: ships the payload to every worker once, for the whole search.
+
+    Yields:
+        The scattered payload (a Dask future that Dask resolves to the bytes
+        in the train tasks) and the Dask resources a train task asks for (one
+        GPU when the cluster's workers advertise ``GPU``); ``(None, None)``
+        on any other task runner.
+    """
+    runner = FlowRunContext.get().task_runner
+    if type(runner).__module__.split(".")[0] != "prefect_dask":
+        yield None, None
+        return
+    client = runner.client  # the runner's own distributed.Client, connected on first use
+    payload = client.scatter(session.payload_bytes(), broadcast=True)
+    session.payload_key = payload.key
+    workers = client.scheduler_info()["workers"].values()
+    has_gpus = any(w.get("resources", {}).get("GPU") for w in workers)
+    try:
+        yield payload, ({"GPU": 1} if has_gpus else None)
+    finally:
+        from tasks.remote import close_workers
+
+        client.run(close_workers, payload.key)
+        session.payload_key = ""
+        payload.release()
+
+
+@contextlib.contextmanager
+def dask_annotations(resources: dict[str, int] | None) -> Iterator[None]:
+    """Asks Dask for ``resources`` for the tasks submitted inside (nothing when None)."""
+    if resources is None:
+        yield
+        return
+    import dask
+
+    with dask.annotate(resources=resources):
+        yield
+
+
+def _task_runner(tuner: Tuner) -> Any:
+    if tuner.task_runner is not None:
+        return tuner.task_runner
+    if tuner.dask_address:
+        from prefect_dask import DaskTaskRunner
+
+        return DaskTaskRunner(address=tuner.dask_address)
+    # Each trial holds a train and an evaluate task in the pool at once.
+    return ThreadPoolTaskRunner(max_workers=2 * tuner.max_concurrent_trials + 1)
 
 
 def _slug(name: str) -> str:
@@ -93,12 +160,11 @@ def run_search(tuner: Tuner, fit_args: tuple, fit_kwargs: dict) -> dict[str, Any
     """
     session = SearchSession(uuid.uuid4().hex, tuner, fit_args, fit_kwargs)
     sessions.register(session)
-    # Each trial holds a train and an evaluate task in the pool at once.
-    runner = ThreadPoolTaskRunner(max_workers=2 * tuner.max_concurrent_trials + 1)
     try:
         with quiet_prefect_console():
-            return search_flow.with_options(task_runner=runner)(
+            return search_flow.with_options(task_runner=_task_runner(tuner))(
                 project_name=tuner.project_name, session_key=session.key
             )
     finally:
         sessions.unregister(session.key)
+        session.close()

@@ -10,7 +10,7 @@ import threading
 
 from tuning.session import SearchSession
 
-__all__ = ["get", "register", "unregister"]
+__all__ = ["find", "get", "register", "unregister"]
 
 _sessions: dict[str, SearchSession] = {}
 _lock = threading.Lock()
@@ -34,3 +34,9 @@ def get(key: str) -> SearchSession:
     """
     with _lock:
         return _sessions[key]
+
+
+def find(key: str) -> SearchSession | None:
+    """The session ``key`` names, or None when it runs in another process."""
+    with _lock:
+        return _sessions.get(key)

@@ -11,6 +11,8 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from tasks import sessions
+from tuning.objective import create_objective
+from tuning.session import evaluate
 from tuning.trial_spec import TrialOutcome, TrialResult, TrialSpec
 
 __all__ = ["evaluate_trial", "sample_trial", "train_trial", "update_oracle"]
@@ -53,15 +55,35 @@ def sample_trial(session_key: str, slot: str) -> TrialSpec:
     retry_condition_fn=_is_infrastructure_fault,
     **_NOT_CACHED,
 )
-def train_trial(session_key: str, spec: TrialSpec) -> TrialResult:
-    """Builds and trains the trial's models, streaming each epoch to MLflow."""
-    return sessions.get(session_key).train(spec)
+def train_trial(session_key: str, spec: TrialSpec, payload: bytes | None = None) -> TrialResult:
+    """Builds and trains the trial's models, streaming each epoch to MLflow.
+
+    In the search's process the session trains it; on a Dask worker (no
+    session there) a child process of the worker does.
+
+    Args:
+        session_key: The search's session.
+        spec: The trial to train.
+        payload: On a Dask cluster, the search's pickled tuner and data
+            (scattered once per search; Dask hands each worker its copy).
+    """
+    session = sessions.find(session_key)
+    if session is not None:
+        return session.train(spec)
+    from tasks.remote import train_on_worker
+
+    return train_on_worker(spec, payload)
 
 
 @task(name="evaluate-trial", task_run_name="evaluate-trial-{result.trial_id}", **_NOT_CACHED)
-def evaluate_trial(session_key: str, result: TrialResult) -> TrialOutcome:
-    """Scores the trial at its best step, averaged over its executions."""
-    return sessions.get(session_key).evaluate(result)
+def evaluate_trial(result: TrialResult, objective: dict) -> TrialOutcome:
+    """Scores the trial at its best step, averaged over its executions.
+
+    Args:
+        result: What training gave.
+        objective: The search's ``Objective.get_config()``.
+    """
+    return evaluate(result, create_objective(objective))
 
 
 @task(name="update-oracle", task_run_name="update-oracle-{spec.trial_id}", **_NOT_CACHED)

@@ -7,23 +7,31 @@
 from __future__ import annotations
 
 import math
+import os
+import shutil
+import tempfile
 import threading
 import time
+import traceback
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from tuning import errors
+from tuning.devices import visible_gpus
 from tuning.display import Display
 from tuning.hyperparameters import HyperParameters
+from tuning.objective import Objective
+from tuning.plots import search_figures
 from tuning.results import Evaluation, Execution, aggregate
 from tuning.trial import TrialStatus
 from tuning.trial_spec import TrialOutcome, TrialResult, TrialSpec
+from tuning.workers import PAYLOAD_FILE, TrialWorker, payload_bytes, write_payload_bytes
 
 if TYPE_CHECKING:
     from tuning.tuners import Tuner
 
-__all__ = ["SearchSession"]
+__all__ = ["SearchSession", "evaluate"]
 
 
 class SearchSession:
@@ -45,6 +53,10 @@ class SearchSession:
         self.store = tuner.store
         self.display = Display(self.oracle.objective.name, verbose=fit_kwargs.get("verbose", 1))
         self.fatal: BaseException | None = None
+        self.started = time.monotonic()
+        self.payload_key = ""
+        self._payload_dir: str | None = None
+        self._workers: dict[str, TrialWorker] = {}
         # The last attempt number of each trial that ran before (a resumed search).
         self._attempts: dict[str, int] = {}
         for run in self.store.trial_runs(tuner.search_run_id):
@@ -61,7 +73,7 @@ class SearchSession:
 
     def sample(self, slot: str) -> TrialSpec:
         """Asks the oracle for the next trial and opens its MLflow run."""
-        if self.fatal is not None:
+        if self.fatal is not None or self.time_spent:
             return TrialSpec(status=TrialStatus.STOPPED.value)
         with self._lock:
             trial = self.oracle.create_trial(f"{self.tuner.tuner_id}-{slot}")
@@ -88,7 +100,17 @@ class SearchSession:
             seed=self._trial_seed(trial.trial_id, attempt),
             parent_run_id=self.tuner.trial_run_ids.get(parent) if parent else None,
             pruning_reference=self.oracle.pruning_reference(),
+            slot=slot,
+            payload_key=self.payload_key,
+            isolation=self.tuner.isolation,
+            max_trial_time=self.tuner.max_trial_time,
         )
+
+    @property
+    def time_spent(self) -> bool:
+        """Whether the search's ``max_time`` has run out."""
+        limit = self.tuner.max_time
+        return limit is not None and time.monotonic() - self.started >= limit
 
     def _trial_seed(self, trial_id: str, attempt: int) -> int:
         number = int(trial_id) if trial_id.isdigit() else len(self.oracle.trials)
@@ -98,21 +120,77 @@ class SearchSession:
     # train-trial ------------------------------------------------------------------------
 
     def train(self, spec: TrialSpec) -> TrialResult:
-        """Trains the trial (in this process)."""
-        return self.tuner.execute_trial(spec, self.fit_args, self.fit_kwargs)
+        """Trains the trial where the tuner's ``isolation`` says: here, or in a child process."""
+        if self.tuner.isolation == "none":
+            return self.tuner.execute_trial(spec, self.fit_args, self.fit_kwargs)
+        return self._worker(spec.slot).run(spec, timeout=self.tuner.max_trial_time)
 
-    # evaluate-trial ---------------------------------------------------------------------
+    def prepare(self) -> None:
+        """Checks, before any trial, that trials can be shipped where they will train.
 
-    def evaluate(self, result: TrialResult) -> TrialOutcome:
-        """Scores a trial's executions; an objective it did not report stops the search."""
-        if result.status not in (TrialStatus.COMPLETED.value, TrialStatus.STOPPED.value):
-            return TrialOutcome(result=result, evaluation=None)
-        executions = [Execution.from_dict(e) for e in result.executions]
+        Raises:
+            FatalTypeError: ``isolation`` sends trials to other processes but the
+                tuner, hypermodel or ``fit`` arguments cannot be pickled.
+        """
+        if self.tuner.isolation == "none" and not self.tuner.dask_address:
+            return
         try:
-            evaluation = aggregate(executions, self.oracle.objective)
-        except errors.FatalError as error:
-            return TrialOutcome(result=_with_error(result, error), evaluation=None)
-        return TrialOutcome(result=result, evaluation=evaluation)
+            self.payload()
+        except Exception as error:
+            raise errors.FatalTypeError(
+                f"With isolation={self.tuner.isolation!r} trials train in other processes, so "
+                "the tuner, its hypermodel and the arguments of search() must be picklable "
+                f"(by cloudpickle); pickling failed: {error}. Use isolation='none' to train "
+                "in this process."
+            ) from error
+
+    def crashed(self, spec: TrialSpec, error: BaseException | Any) -> TrialOutcome:
+        """An INVALID outcome for a trial whose task failed outside the user's code."""
+        message = (
+            "".join(traceback.format_exception(error))
+            if isinstance(error, BaseException)
+            else str(error)
+        )
+        result = TrialResult(
+            trial_id=spec.trial_id,
+            run_id=spec.run_id,
+            status=TrialStatus.INVALID.value,
+            hyperparameters=spec.hyperparameters,
+            message=f"The trial's task failed: {message}",
+        )
+        return TrialOutcome(result=result, evaluation=None)
+
+    def payload(self) -> str:
+        """The payload file child processes load (written on first use, once per search)."""
+        with self._lock:
+            if self._payload_dir is None:
+                self._payload_dir = tempfile.mkdtemp(prefix="hyperflow-search-")
+                write_payload_bytes(self.payload_bytes(), self._payload_dir)
+        return os.path.join(self._payload_dir, PAYLOAD_FILE)
+
+    def payload_bytes(self) -> bytes:
+        """The tuner and the data for ``fit``, pickled for another process."""
+        return payload_bytes(self.tuner, self.fit_args, self.fit_kwargs)
+
+    def _worker(self, slot: str) -> TrialWorker:
+        path = self.payload()
+        with self._lock:
+            if slot not in self._workers:
+                gpus = visible_gpus()
+                # One GPU per slot, round robin, so that one trial holds one GPU.
+                env = {"CUDA_VISIBLE_DEVICES": gpus[int(slot) % len(gpus)]} if gpus else {}
+                per_process = 1 if self.tuner.isolation == "process" else None
+                self._workers[slot] = TrialWorker(path, trials_per_process=per_process, env=env)
+            return self._workers[slot]
+
+    def close(self) -> None:
+        """Stops the worker processes and removes the payload."""
+        for worker in self._workers.values():
+            worker.close()
+        self._workers.clear()
+        if self._payload_dir is not None:
+            shutil.rmtree(self._payload_dir, ignore_errors=True)
+            self._payload_dir = None
 
     # update-oracle ----------------------------------------------------------------------
 
@@ -159,10 +237,11 @@ class SearchSession:
             finite = {k: v for k, v in metrics.items() if not math.isnan(v)}
             self.oracle.update_trial(trial_id, finite, step=int(step), prune=False)
 
-    def finish(self, started: float) -> dict[str, Any]:
+    def finish(self) -> dict[str, Any]:
         """Closes the search's run with the best trial and a leaderboard."""
         leaderboard = self.leaderboard()
         best = self.oracle.get_best_trials(1)
+        self.store.log_figures(self.tuner.search_run_id, search_figures(self.oracle))
         self.store.end_search(
             self.tuner.search_run_id,
             "FAILED" if self.fatal is not None else "FINISHED",
@@ -175,7 +254,7 @@ class SearchSession:
             "trials": len(self.oracle.trials),
             "best_trial_id": best[0].trial_id if best else None,
             "best_score": best[0].score if best else None,
-            "elapsed_s": time.monotonic() - started,
+            "elapsed_s": time.monotonic() - self.started,
             "leaderboard": leaderboard,
         }
 
@@ -193,6 +272,21 @@ class SearchSession:
                 }
             )
         return rows
+
+
+def evaluate(result: TrialResult, objective: Objective) -> TrialOutcome:
+    """Scores a trial's executions; an objective it did not report fails the search.
+
+    A pure function of small values, so it can run on any worker.
+    """
+    if result.status not in (TrialStatus.COMPLETED.value, TrialStatus.STOPPED.value):
+        return TrialOutcome(result=result, evaluation=None)
+    executions = [Execution.from_dict(e) for e in result.executions]
+    try:
+        evaluation = aggregate(executions, objective)
+    except errors.FatalError as error:
+        return TrialOutcome(result=_with_error(result, error), evaluation=None)
+    return TrialOutcome(result=result, evaluation=evaluation)
 
 
 def _error_class(name: str) -> type[errors.FatalError]:

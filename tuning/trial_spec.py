@@ -33,6 +33,11 @@ class TrialSpec:
         parent_run_id: The MLflow run whose weights the trial starts from
             (Hyperband's promoted trials), or None.
         pruning_reference: ``{step: median}`` for the pruning rule, or empty.
+        slot: Which of the ``max_concurrent_trials`` slots runs the trial.
+        payload_key: Where a remote worker finds the search's payload (the
+            key of the data scattered to a Dask cluster), or empty.
+        isolation: The tuner's ``isolation``, for a remote worker.
+        max_trial_time: The tuner's ``max_trial_time``, for a remote worker.
     """
 
     status: str
@@ -46,6 +51,10 @@ class TrialSpec:
     seed: int = 0
     parent_run_id: str | None = None
     pruning_reference: dict[int, float] = field(default_factory=dict)
+    slot: str = ""
+    payload_key: str = ""
+    isolation: str = "none"
+    max_trial_time: float | None = None
 
     @property
     def runnable(self) -> bool:

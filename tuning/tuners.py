@@ -32,6 +32,7 @@ from tuning.oracles.grid_search import GridSearchOracle
 from tuning.oracles.hyperband import HyperbandOracle
 from tuning.oracles.random_search import RandomSearchOracle
 from tuning.pruning import MedianStoppingRule
+from tuning.recorder import TrialRecorder
 from tuning.results import to_executions
 from tuning.tracking import TrialStore
 from tuning.trial import Trial, TrialStatus
@@ -39,6 +40,7 @@ from tuning.trial_spec import TrialResult, TrialSpec
 
 __all__ = ["BayesianOptimization", "GridSearch", "Hyperband", "RandomSearch", "Tuner"]
 
+ISOLATIONS = ("process", "worker", "none")
 WEIGHTS_ARTIFACT = "checkpoints/best.weights.h5"
 BUILD_CONFIG_ARTIFACT = "build_config.json"
 MODEL_CONFIG_ARTIFACT = "model_config.json"
@@ -66,6 +68,21 @@ class Tuner:
         tracking_uri: An MLflow tracking URI (a shared server, say); by default
             ``MLFLOW_TRACKING_URI`` or SQLite under ``directory``.
         max_concurrent_trials: How many trials train at once.
+        isolation: Where a trial trains: ``"process"`` (a fresh child process
+            per trial: memory always returns and ``max_trial_time`` can stop it,
+            at the price of one TensorFlow import per trial), ``"worker"``
+            (long-lived child processes, one per concurrent trial) or
+            ``"none"`` (in the search's own process, as KerasTuner does).
+            None picks ``"none"`` for one trial at a time and ``"worker"``
+            for several.
+        max_trial_time: Seconds after which a trial's process is killed and
+            the trial marked INVALID; needs ``isolation`` "process" or "worker".
+        max_time: Seconds of wall time after which no new trial starts; the
+            search then ends cleanly once the running trials have finished.
+        dask_address: A Dask scheduler (``"tcp://host:8786"``) to train the
+            trials on, through Prefect's Dask task runner.
+        task_runner: A Prefect task runner for the train tasks, such as
+            ``prefect_dask.DaskTaskRunner(...)``; overrides ``dask_address``.
 
     Raises:
         ValueError: An unknown keyword argument or an out-of-range value.
@@ -87,6 +104,11 @@ class Tuner:
         executions_per_trial: int = 1,
         tracking_uri: str | None = None,
         max_concurrent_trials: int = 1,
+        isolation: str | None = None,
+        max_trial_time: float | None = None,
+        max_time: float | None = None,
+        dask_address: str | None = None,
+        task_runner: Any = None,
         **kwargs: Any,
     ) -> None:
         if kwargs:
@@ -99,6 +121,18 @@ class Tuner:
             raise ValueError(f"executions_per_trial must be >= 1, got {executions_per_trial!r}.")
         if isinstance(max_concurrent_trials, bool) or int(max_concurrent_trials) < 1:
             raise ValueError(f"max_concurrent_trials must be >= 1, got {max_concurrent_trials!r}.")
+        if isolation is None:
+            isolation = "none" if int(max_concurrent_trials) == 1 else "worker"
+        if isolation not in ISOLATIONS:
+            raise ValueError(f"isolation must be one of {ISOLATIONS}, got {isolation!r}.")
+        for name, seconds in (("max_trial_time", max_trial_time), ("max_time", max_time)):
+            if seconds is not None and not seconds > 0:
+                raise ValueError(f"{name} must be a positive number of seconds, got {seconds!r}.")
+        if max_trial_time is not None and isolation == "none":
+            raise ValueError(
+                "max_trial_time needs isolation='process' or 'worker': a trial training in "
+                "the search's own process cannot be stopped."
+            )
         if max_model_size is not None and int(max_model_size) < 1:
             raise ValueError(f"max_model_size must be positive, got {max_model_size!r}.")
         self.oracle = oracle
@@ -114,12 +148,29 @@ class Tuner:
         self.overwrite = overwrite
         self.executions_per_trial = int(executions_per_trial)
         self.max_concurrent_trials = int(max_concurrent_trials)
+        self.isolation = isolation
+        self.max_trial_time = max_trial_time
+        self.max_time = max_time
+        self.dask_address = dask_address
+        self.task_runner = task_runner
         self.store = TrialStore(self.project_name, self.directory, tracking_uri)
         self.search_run_id: str | None = None
         self.trial_run_ids: dict[str, str] = {}
         self._space_populated = False
         self._recorders: dict[str, Any] = {}
         self._training = 0
+        self._training_lock = threading.Lock()
+
+    def __getstate__(self) -> dict[str, Any]:
+        """What a worker process receives: no locks, no running trials, no task runner."""
+        state = self.__dict__.copy()
+        state["_training_lock"] = None
+        state["_recorders"] = {}
+        state["task_runner"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
         self._training_lock = threading.Lock()
 
     @property
@@ -193,6 +244,7 @@ class Tuner:
             **self.oracle.get_config(),
             "executions_per_trial": self.executions_per_trial,
             "max_concurrent_trials": self.max_concurrent_trials,
+            "isolation": self.isolation,
             "project_name": self.project_name,
         }
 
@@ -259,8 +311,6 @@ class Tuner:
         Returns:
             The trial's result: its status, per-execution curves, error if any.
         """
-        from tuning.callbacks import TrialRecorder
-
         trial = Trial(HyperParameters.from_config(spec.hyperparameters), trial_id=spec.trial_id)
         checkpoint_dir = tempfile.mkdtemp(prefix=f"hyperflow-trial-{spec.trial_id}-")
         recorder = TrialRecorder(
@@ -272,11 +322,7 @@ class Tuner:
             seed=spec.seed,
             pruning=self.oracle.pruning,
             pruning_reference=spec.pruning_reference,
-            initial_weights=(
-                self.store.download(spec.parent_run_id, WEIGHTS_ARTIFACT, checkpoint_dir)
-                if spec.parent_run_id
-                else None
-            ),
+            initial_weights=self._parent_weights(spec, checkpoint_dir),
         )
         self._recorders[spec.trial_id] = recorder
         started = time.monotonic()
@@ -323,6 +369,13 @@ class Tuner:
             duration_s=time.monotonic() - started,
             weights_path=weights_path,
         )
+
+    def _parent_weights(self, spec: TrialSpec, folder: str) -> str | None:
+        """The best-epoch weights of the trial this one continues (Hyperband), if it saved any."""
+        parent = spec.parent_run_id
+        if not parent or not self.store.has_artifact(parent, WEIGHTS_ARTIFACT):
+            return None
+        return self.store.download(parent, WEIGHTS_ARTIFACT, os.path.join(folder, "parent"))
 
     def _begin_training(self) -> None:
         with self._training_lock:

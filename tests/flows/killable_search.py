@@ -1,4 +1,7 @@
-"""A search that a test runs as a subprocess and kills: ``python killable_search.py DIR N``."""
+"""A search that a test runs as a subprocess and kills.
+
+``python killable_search.py DIR MAX_TRIALS [CONCURRENT_TRIALS]``
+"""
 
 from __future__ import annotations
 
@@ -17,9 +20,17 @@ class SlowTuner(kt.RandomSearch):
         return (x - 0.25) ** 2
 
 
-def make_tuner(directory: str, max_trials: int) -> SlowTuner:
-    return SlowTuner(max_trials=max_trials, seed=11, directory=directory, project_name="killed")
+def make_tuner(directory: str, max_trials: int, concurrent: int = 1) -> SlowTuner:
+    return SlowTuner(
+        max_trials=max_trials,
+        seed=11,
+        directory=directory,
+        project_name="killed",
+        max_concurrent_trials=concurrent,
+        isolation="none",
+    )
 
 
 if __name__ == "__main__":
-    make_tuner(sys.argv[1], int(sys.argv[2])).search()
+    concurrent = int(sys.argv[3]) if len(sys.argv) > 3 else 1
+    make_tuner(sys.argv[1], int(sys.argv[2]), concurrent).search()

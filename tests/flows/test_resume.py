@@ -10,6 +10,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from mlflow.tracking import MlflowClient
 from prefect.settings import PREFECT_API_URL
 
@@ -37,10 +38,11 @@ def _completed(directory: Path) -> int:
     return sum(r.data.tags.get("hyperflow.status") == "COMPLETED" for r in runs)
 
 
-def test_search_killed_mid_trial_resumes_without_rerunning_completed_trials(tmp_path):
+@pytest.mark.parametrize("concurrent", [1, 3], ids=["one-at-a-time", "three-in-flight"])
+def test_search_killed_mid_trial_resumes_without_rerunning_completed_trials(tmp_path, concurrent):
     env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value()}
     process = subprocess.Popen(
-        [sys.executable, str(SCRIPT), str(tmp_path), "8"],
+        [sys.executable, str(SCRIPT), str(tmp_path), "8", str(concurrent)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -58,7 +60,7 @@ def test_search_killed_mid_trial_resumes_without_rerunning_completed_trials(tmp_
     }
     assert 3 <= len(before) < 8
 
-    tuner = make_tuner(str(tmp_path), 8)
+    tuner = make_tuner(str(tmp_path), 8, concurrent)
     tuner.search()
 
     assert len(tuner.oracle.trials) == 8

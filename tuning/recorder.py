@@ -1,0 +1,88 @@
+"""Follows one trial as it trains: each epoch to MLflow, the best weights, pruning.
+
+Free of Keras: the model is only asked to ``save_weights``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+from typing import Any
+
+from tuning.objective import Objective
+from tuning.pruning import MedianStoppingRule
+from tuning.tracking import TrialStore
+
+__all__ = ["TrialRecorder"]
+
+WEIGHTS_FILE = "best.weights.h5"
+
+
+class TrialRecorder:
+    """Follows one trial's epochs: logs them, keeps the best weights, applies pruning.
+
+    Args:
+        store: The trial store.
+        run_id: The trial's MLflow run.
+        objective: The search's objective.
+        checkpoint_dir: A local folder for the best-epoch weights.
+        executions: How many executions the trial runs (metric names get an
+            ``execution_{i}/`` prefix in MLflow when there are several).
+        seed: The trial's seed; execution i is seeded with ``seed + i``.
+        pruning: The pruning rule, or None.
+        pruning_reference: The rule's reference at the trial's start.
+        initial_weights: A weights file to start from, or None.
+    """
+
+    def __init__(
+        self,
+        store: TrialStore,
+        run_id: str,
+        objective: Objective,
+        checkpoint_dir: str,
+        executions: int = 1,
+        seed: int = 0,
+        pruning: MedianStoppingRule | None = None,
+        pruning_reference: dict[int, float] | None = None,
+        initial_weights: str | None = None,
+    ) -> None:
+        self.store = store
+        self.run_id = run_id
+        self.objective = objective
+        self.checkpoint_path = os.path.join(checkpoint_dir, WEIGHTS_FILE)
+        self.executions = executions
+        self.seed = seed
+        self.build_config: dict[str, Any] | None = None
+        self.pruning = pruning
+        self.pruning_reference = pruning_reference or {}
+        self.initial_weights = initial_weights
+        self.best_value: float | None = None
+        self.pruned = False
+        self._curves: dict[int, dict[int, float]] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def has_checkpoint(self) -> bool:
+        return os.path.exists(self.checkpoint_path)
+
+    def epoch_end(self, model: Any, epoch: int, logs: dict[str, float], execution: int) -> bool:
+        """Records one epoch; returns whether training should stop (pruned)."""
+        prefix = f"execution_{execution}/" if self.executions > 1 else ""
+        self.store.log_metrics(self.run_id, {prefix + k: v for k, v in logs.items()}, step=epoch)
+        if not self.objective.has_value(logs):
+            return False
+        value = self.objective.get_value(logs)
+        if math.isnan(value):
+            return False
+        with self._lock:
+            if self.best_value is None or self.objective.better_than(value, self.best_value):
+                self.best_value = value
+                model.save_weights(self.checkpoint_path)
+        curve = self._curves.setdefault(execution, {})
+        curve[epoch] = value
+        if self.pruning is not None and self.pruning.should_stop(
+            curve, self.pruning_reference, self.objective.direction
+        ):
+            self.pruned = True
+        return self.pruned
