@@ -92,6 +92,7 @@ TAG_TRIAL_ID = "hyperflow.trial_id"
 TAG_ATTEMPT = "hyperflow.attempt"
 TAG_STATUS = "hyperflow.status"
 TAG_ERROR = "hyperflow.error"
+TAG_MODEL_URI = "hyperflow.model_uri"
 TAG_PARENT_RUN_ID = "mlflow.parentRunId"
 KIND_SEARCH = "search"
 KIND_TRIAL = "trial"
@@ -979,3 +980,417 @@ class TrialStore:
         if dst_dir is not None:
             os.makedirs(dst_dir, exist_ok=True)
         return self._call("download_artifacts", run_id, artifact_path, dst_dir)
+
+    def has_artifact(self, run_id: str, artifact_path: str) -> bool:
+        """Whether the run holds the artifact file ``artifact_path``."""
+        folder = posixpath.dirname(artifact_path) or None
+        listed = self._call("list_artifacts", run_id, folder)
+        return any(item.path == artifact_path for item in listed)
+
+    # Models --------------------------------------------------------------------------------
+
+    def log_sklearn_model(self, run_id: str, model: Any, name: str = "model") -> str:
+        """Logs a fitted scikit-learn estimator as an MLflow model of the run (``sklearn`` flavor).
+
+        The model is a logged model of the project's experiment (its files under
+        ``models/m-<id>/`` of the experiment's artifact location), recorded as
+        an output of the run, with pinned pip requirements (nothing inferred)
+        and, where MLflow supports it, serialized with skops, trusting the
+        estimator's own types. Its URI is also the run's tag
+        ``hyperflow.model_uri``. It goes through this store's client:
+        ``mlflow.sklearn.log_model`` would read MLflow's global tracking URI
+        and active experiment instead.
+
+        Args:
+            run_id: The run (a trial's) the model belongs to.
+            model: A fitted estimator.
+            name: The logged model's name.
+
+        Returns:
+            The model's URI, ``models:/<model_id>``.
+        """
+        import mlflow.sklearn
+        from mlflow.entities import LoggedModelOutput, LoggedModelStatus
+        from mlflow.models import Model
+
+        logged = self._call(
+            "create_logged_model", self.experiment_id, name=name, source_run_id=run_id
+        )
+        try:
+            with tempfile.TemporaryDirectory(prefix="hyperflow-") as tmp:
+                path = os.path.join(tmp, "model")
+                mlflow.sklearn.save_model(
+                    model,
+                    path,
+                    mlflow_model=Model(
+                        artifact_path=logged.artifact_location,
+                        run_id=run_id,
+                        model_uuid=logged.model_id,
+                        model_id=logged.model_id,
+                    ),
+                    **_sklearn_save_options(model),
+                )
+                self._call("log_model_artifacts", logged.model_id, path)
+            self._call("log_outputs", run_id, [LoggedModelOutput(logged.model_id, step=0)])
+        except Exception:
+            self._call("finalize_logged_model", logged.model_id, LoggedModelStatus.FAILED)
+            raise
+        self._call("finalize_logged_model", logged.model_id, LoggedModelStatus.READY)
+        uri = f"models:/{logged.model_id}"
+        self._log_batch(run_id, tags=_tags({TAG_MODEL_URI: uri}))
+        return uri
+
+    def load_sklearn_model(self, run_id_or_uri: str) -> Any:
+        """Loads a scikit-learn estimator that ``log_sklearn_model`` logged.
+
+        Args:
+            run_id_or_uri: The run's id (its tag ``hyperflow.model_uri`` names
+                the model) or the ``models:/<model_id>`` URI that
+                ``log_sklearn_model`` returned.
+
+        Returns:
+            The fitted estimator.
+
+        Raises:
+            ValueError: The run has no such model, or the URI is of another kind.
+        """
+        import mlflow.sklearn
+        from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+        uri = run_id_or_uri
+        if ":" not in uri:  # a run id
+            uri = self._call("get_run", uri).data.tags.get(TAG_MODEL_URI) or ""
+            if not uri:
+                raise ValueError(f"Run {run_id_or_uri!r} has no model from log_sklearn_model.")
+        model_id = uri.removeprefix("models:/")
+        if model_id == uri or not model_id or "/" in model_id or "@" in model_id:
+            raise ValueError(
+                f"run_id_or_uri must be a run id or a models:/<model_id> URI, got {uri!r}."
+            )
+        # Asked of this store: MLflow resolves models:/ URIs with its global tracking URI.
+        location = self._call("get_logged_model", model_id).artifact_location
+        repo = get_artifact_repository(location, tracking_uri=self.tracking_uri)
+        with tempfile.TemporaryDirectory(prefix="hyperflow-") as tmp:
+            return mlflow.sklearn.load_model(self._retry(repo.download_artifacts, "", tmp))
+
+    # Pipeline: specs, earlier searches, retrain runs, Keras models, the registry, plots ------
+    # What flows/retrain.py, flows/nightly.py and the CLI need from MLflow, and nothing more.
+
+    @staticmethod
+    def project_of(
+        run_id: str, directory: str | os.PathLike[str] = ".", tracking_uri: str | None = None
+    ) -> str:
+        """The project (experiment name) a run belongs to, found without opening a project.
+
+        Args:
+            run_id: A run of the store (a search's parent run, say).
+            directory: As for ``TrialStore``.
+            tracking_uri: As for ``TrialStore``.
+
+        Raises:
+            mlflow.exceptions.MlflowException: No such run.
+        """
+        _configure_mlflow()
+        from mlflow import MlflowClient
+
+        client = MlflowClient(tracking_uri=resolve_tracking_uri(directory, tracking_uri))
+        run = TrialStore._retry(client.get_run, run_id)
+        project = run.data.tags.get(TAG_PROJECT)
+        return project or TrialStore._retry(client.get_experiment, run.info.experiment_id).name
+
+    def read_dict(self, run_id: str, artifact_file: str) -> Any:
+        """Reads the JSON artifact ``artifact_file`` of a run (``log_dict``'s inverse).
+
+        Raises:
+            mlflow.exceptions.MlflowException: The run has no such artifact.
+            OSError: The artifact cannot be read.
+        """
+        return self._read_json(run_id, artifact_file)
+
+    def searches(self, statuses: Sequence[str] | None = ("FINISHED",)) -> list[dict[str, Any]]:
+        """The project's searches, newest first.
+
+        Args:
+            statuses: MLflow run statuses to keep (``"FINISHED"``, ``"FAILED"``,
+                ``"RUNNING"``, ``"KILLED"``); None keeps all.
+
+        Returns:
+            Dicts with ``run_id``, ``status`` (MLflow's), ``tuner``,
+            ``best_trial_id``, ``best_score`` (None when not logged) and
+            ``start_time`` (ms since the epoch).
+        """
+        runs = self._search(
+            f"tags.`{TAG_KIND}` = '{KIND_SEARCH}'", order_by=["attributes.start_time DESC"]
+        )
+        return [
+            {
+                "run_id": run.info.run_id,
+                "status": run.info.status,
+                "tuner": run.data.tags.get(TAG_TUNER),
+                "best_trial_id": run.data.tags.get(TAG_BEST_TRIAL_ID),
+                "best_score": run.data.metrics.get("best_score"),
+                "start_time": run.info.start_time,
+            }
+            for run in runs
+            if statuses is None or run.info.status in statuses
+        ]
+
+    def start_run(
+        self,
+        name: str,
+        kind: str,
+        tags: Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> str:
+        """Opens a RUNNING top-level run of the project that is not a search (a retrain, say).
+
+        Args:
+            name: The run's name.
+            kind: Its ``hyperflow.kind`` tag, e.g. ``"retrain"``.
+            tags: More tags (link it to its search with ``hyperflow.search_run_id``).
+            params: Params, flattened and made MLflow-safe as ``start_search`` does.
+
+        Returns:
+            The run's id.
+        """
+        all_tags = {TAG_KIND: kind, TAG_PROJECT: self.project_name}
+        all_tags.update({k: str(v)[:_MAX_TAG_VALUE_LENGTH] for k, v in (tags or {}).items()})
+        run_id = self._create_run(name, all_tags)
+        self._log_batch(run_id, params=_params(params or {}))
+        return run_id
+
+    def set_tags(self, run_id: str, tags: Mapping[str, Any]) -> None:
+        """Sets tags on a run, in one call."""
+        self._log_batch(run_id, tags=_tags(tags))
+
+    def end_run(self, run_id: str, status: str = "FINISHED") -> None:
+        """Ends a run that ``start_run`` opened: ``"FINISHED"``, ``"FAILED"`` or ``"KILLED"``."""
+        self._call("set_terminated", run_id, status=status)
+
+    def log_figures(
+        self, run_id: str, figures: Mapping[str, Any], folder: str = "plots"
+    ) -> list[str]:
+        """Saves matplotlib figures as PNG artifacts of a run; best-effort.
+
+        Args:
+            run_id: The run's id.
+            figures: File names (``"history.png"``) to ``Figure`` objects.
+            folder: The artifact folder.
+
+        Returns:
+            The artifact paths written; a figure that fails is logged and skipped.
+        """
+        written = []
+        with tempfile.TemporaryDirectory(prefix="hyperflow-") as tmp:
+            for name, figure in figures.items():
+                try:
+                    local = os.path.join(tmp, name)
+                    figure.savefig(local, format="png")
+                    self._retry(self._repo(run_id).log_artifact, local, folder)
+                    written.append(posixpath.join(folder, name))
+                except Exception as error:
+                    _logger.warning(
+                        "Hyperflow: plot %s not saved to run %s: %s", name, run_id, error
+                    )
+        return written
+
+    def log_keras_model(
+        self, run_id: str, model: Any, input_example: Any, name: str = "model"
+    ) -> str:
+        """Logs a Keras model as an MLflow model of the run (``keras`` flavor), with a signature.
+
+        The signature is inferred from ``input_example`` and the model's
+        prediction on it. The files go to the experiment's artifact location
+        (``models/m-<id>/``), pip requirements are pinned to the installed
+        Keras and TensorFlow (nothing inferred), and the model is recorded as
+        the run's output. It goes through this store's client:
+        ``mlflow.keras.log_model`` would use MLflow's global tracking URI.
+
+        Args:
+            run_id: The run the model belongs to.
+            model: A built ``keras.Model``.
+            input_example: A small batch of inputs (a numpy array).
+            name: The logged model's name.
+
+        Returns:
+            The model's URI, ``models:/<model_id>``.
+        """
+        import mlflow.keras
+        from mlflow.entities import LoggedModelOutput, LoggedModelStatus
+        from mlflow.models import Model, infer_signature
+
+        signature = infer_signature(input_example, model.predict(input_example, verbose=0))
+        logged = self._call(
+            "create_logged_model", self.experiment_id, name=name, source_run_id=run_id
+        )
+        try:
+            with tempfile.TemporaryDirectory(prefix="hyperflow-") as tmp:
+                path = os.path.join(tmp, "model")
+                mlflow.keras.save_model(
+                    model,
+                    path,
+                    mlflow_model=Model(
+                        artifact_path=logged.artifact_location,
+                        run_id=run_id,
+                        model_uuid=logged.model_id,
+                        model_id=logged.model_id,
+                    ),
+                    signature=signature,
+                    pip_requirements=_keras_requirements(),
+                )
+                self._call("log_model_artifacts", logged.model_id, path)
+            self._call("log_outputs", run_id, [LoggedModelOutput(logged.model_id, step=0)])
+        except Exception:
+            self._call("finalize_logged_model", logged.model_id, LoggedModelStatus.FAILED)
+            raise
+        self._call("finalize_logged_model", logged.model_id, LoggedModelStatus.READY)
+        uri = f"models:/{logged.model_id}"
+        self._log_batch(run_id, tags=_tags({TAG_MODEL_URI: uri}))
+        return uri
+
+    def load_keras_model(self, model_uri: str) -> Any:
+        """Loads a Keras model by ``models:/`` URI, resolved through this store.
+
+        Args:
+            model_uri: ``models:/<model_id>``, ``models:/<name>@<alias>`` or
+                ``models:/<name>/<version>``.
+
+        Raises:
+            ValueError: Not a ``models:/`` URI.
+            mlflow.exceptions.MlflowException: No such model, version or alias.
+        """
+        import mlflow.keras
+        from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+        location = self._model_location(model_uri)
+        repo = get_artifact_repository(location, tracking_uri=self.tracking_uri)
+        with tempfile.TemporaryDirectory(prefix="hyperflow-") as tmp:
+            return mlflow.keras.load_model(self._retry(repo.download_artifacts, "", tmp))
+
+    def _model_location(self, model_uri: str) -> str:
+        """Where a ``models:/`` URI's files are (registry URIs asked of this store)."""
+        rest = model_uri.removeprefix("models:/")
+        if rest == model_uri or not rest:
+            raise ValueError(f"Not a models:/ URI: {model_uri!r}.")
+        if "@" in rest:
+            name, alias = rest.split("@", 1)
+            version = self._call("get_model_version_by_alias", name, alias)
+        elif "/" in rest:
+            name, number = rest.rsplit("/", 1)
+            version = self._call("get_model_version", name, number)
+        else:
+            return self._call("get_logged_model", rest).artifact_location
+        if version.source.startswith("models:/"):  # registered by another client
+            return self._model_location(version.source)
+        return version.source
+
+    def register_model(
+        self, name: str, model_uri: str, run_id: str, tags: Mapping[str, Any] | None = None
+    ) -> str:
+        """Registers a logged model as a new version of the registered model ``name``.
+
+        The registered model is created on first use. Nothing is printed (MLflow's
+        ``register_model`` prints to stderr).
+
+        Args:
+            name: The registered model's name (Hyperflow uses the project name).
+            model_uri: ``models:/<model_id>``, as ``log_keras_model`` returned.
+            run_id: The run that produced the model.
+            tags: Tags of the new version (its held-out scores, say).
+
+        Returns:
+            The new version's number, as a string (``"1"``).
+        """
+        from mlflow.exceptions import MlflowException
+
+        try:
+            self._call("create_registered_model", name)
+        except MlflowException as error:
+            if error.error_code not in ("RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS"):
+                raise
+        # The model's files, not its models:/ URI: a registry on SQLite would resolve
+        # that URI with MLflow's global tracking URI rather than this store's.
+        version = self._call(
+            "create_model_version",
+            name,
+            source=self._model_location(model_uri),
+            run_id=run_id,
+            tags={k: str(v) for k, v in (tags or {}).items()},
+            model_id=model_uri.removeprefix("models:/"),
+        )
+        return str(version.version)
+
+    def model_version(self, name: str, alias: str = "champion") -> dict[str, Any] | None:
+        """The version of ``name`` that holds ``alias``, or None when none does.
+
+        Returns:
+            A dict with ``version``, ``model_uri`` (``models:/<name>/<version>``),
+            ``run_id`` and ``tags``.
+        """
+        from mlflow.exceptions import MlflowException
+
+        try:
+            version = self._call("get_model_version_by_alias", name, alias)
+        except MlflowException as error:
+            if error.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+                return None
+            raise
+        return {
+            "version": str(version.version),
+            "model_uri": f"models:/{name}/{version.version}",
+            "run_id": version.run_id,
+            "tags": dict(version.tags or {}),
+        }
+
+    def set_model_alias(self, name: str, alias: str, version: str) -> None:
+        """Points ``alias`` (``"champion"``) of the registered model ``name`` at ``version``."""
+        self._call("set_registered_model_alias", name, alias, str(version))
+
+    def run_url(self, run_id: str, ui_url: str | None = None) -> str:
+        """The MLflow UI's page of a run.
+
+        Args:
+            run_id: The run's id.
+            ui_url: The UI's address; the tracking server itself when the store
+                is one (``http(s)://``), else ``http://127.0.0.1:5000`` (where
+                ``mlflow ui`` and ``hyperflow ui`` serve a local store).
+        """
+        if ui_url is None:
+            is_server = self.tracking_uri.startswith(("http://", "https://"))
+            ui_url = self.tracking_uri if is_server else "http://127.0.0.1:5000"
+        return f"{ui_url.rstrip('/')}/#/experiments/{self.experiment_id}/runs/{run_id}"
+
+
+def _keras_requirements() -> list[str]:
+    """Pinned requirements of a logged Keras model (MLflow would spend seconds inferring them)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    requirements = []
+    for package in ("keras", "tensorflow"):
+        try:
+            requirements.append(f"{package}=={version(package)}")
+        except PackageNotFoundError:
+            continue
+    return requirements
+
+
+def _sklearn_save_options(model: Any) -> dict[str, Any]:
+    """``mlflow.sklearn.save_model`` options: pinned requirements and, with skops, trusted types.
+
+    skops (MLflow's safe default format) refuses to load types it does not
+    know, a random forest's trees among them; the estimator was trained by
+    this process, so its own types are trusted.
+    """
+    import inspect
+
+    import mlflow.sklearn
+
+    if "skops_trusted_types" not in inspect.signature(mlflow.sklearn.save_model).parameters:
+        return {"pip_requirements": mlflow.sklearn.get_default_pip_requirements(True)}
+    import skops.io
+
+    return {
+        "serialization_format": "skops",
+        "skops_trusted_types": skops.io.get_untrusted_types(data=skops.io.dumps(model)),
+        "pip_requirements": mlflow.sklearn.get_default_pip_requirements(include_skops=True),
+    }
