@@ -41,14 +41,23 @@ def build_model(hp: kt.HyperParameters) -> keras.Model:
     return model
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--max-trials", type=int, default=5)
-    parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--directory", default="hyperflow_results")
-    parser.add_argument("--project-name", default="quickstart")
-    args = parser.parse_args()
+def main(
+    max_trials: int = 5,
+    epochs: int = 3,
+    directory: str = "hyperflow_results",
+    project_name: str = "quickstart",
+) -> kt.Tuner:
+    """Runs the quickstart search and evaluates its best model.
 
+    Args:
+        max_trials: Trials the random search runs.
+        epochs: Epochs per trial.
+        directory: Where the MLflow store of the search goes.
+        project_name: The MLflow experiment (and Prefect flow run name).
+
+    Returns:
+        The tuner, its search finished.
+    """
     digits = load_digits()
     x = (digits.data / 16.0).astype("float32")
     x_train, x_val, y_train, y_val = train_test_split(
@@ -58,24 +67,41 @@ def main() -> None:
     tuner = kt.RandomSearch(
         hypermodel=build_model,
         objective="val_accuracy",
-        max_trials=args.max_trials,
+        max_trials=max_trials,
         executions_per_trial=1,
         overwrite=True,
-        directory=args.directory,
-        project_name=args.project_name,
+        directory=directory,
+        project_name=project_name,
         seed=1,
     )
     tuner.search_space_summary()
-    tuner.search(x_train, y_train, epochs=args.epochs, validation_data=(x_val, y_val), verbose=2)
+    tuner.search(x_train, y_train, epochs=epochs, validation_data=(x_val, y_val), verbose=2)
     tuner.results_summary(num_trials=3)
 
     best_model = tuner.get_best_models(num_models=1)[0]
     loss, accuracy = best_model.evaluate(x_val, y_val, verbose=0)
     print(f"\nBest model's validation accuracy: {accuracy:.4f}")
-    store = os.path.join(os.path.abspath(args.directory), "mlflow.db")
+    store = os.path.join(os.path.abspath(directory), "mlflow.db")
     print("\nCompare the trials in the MLflow UI:")
     print(f"  mlflow ui --backend-store-uri sqlite:///{store} --host 127.0.0.1 --port 5000")
+    return tuner
+
+
+def cli() -> None:
+    """``python examples/quickstart.py --max-trials 5 --epochs 3``."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--max-trials", type=int, default=5)
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--directory", default="hyperflow_results")
+    parser.add_argument("--project-name", default="quickstart")
+    args = parser.parse_args()
+    main(
+        max_trials=args.max_trials,
+        epochs=args.epochs,
+        directory=args.directory,
+        project_name=args.project_name,
+    )
 
 
 if __name__ == "__main__":
-    main()
+    cli()
