@@ -749,7 +749,9 @@ class HyperParameters:
         if existing is None:
             self._space.append(hp)
             existing = hp
-        elif type(existing) is not type(hp):
+        elif type(existing) is not type(hp) and not isinstance(existing, Fixed):
+            # A Fixed declared first wins over any later declaration: KerasTuner's
+            # "fix a few, tune the rest" through the tuner's hyperparameters=.
             raise TypeError(
                 f"Hyperparameter {hp.name!r} is already declared as "
                 f"{type(existing).__name__}, not {type(hp).__name__}."

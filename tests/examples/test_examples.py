@@ -257,15 +257,6 @@ def test_builtin_hyperxception(tmp_path, capsys):
     assert "val_accuracy: " in out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason=(
-        "KerasTuner's 'fix a few and tune the rest' (hp.Fixed overriding a hypermodel's "
-        "Choice/Int/Float) fails: HyperParameters._retrieve raises TypeError "
-        "\"Hyperparameter 'num_residual_blocks' is already declared as Fixed, not Int.\""
-    ),
-)
 def test_builtin_hyperxception_with_fixed_values(tmp_path, capsys):
     hp = kt.HyperParameters()
     hp.Fixed("num_residual_blocks", 2)

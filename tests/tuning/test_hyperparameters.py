@@ -677,6 +677,16 @@ def test_redeclaring_a_name_with_another_type_is_an_error():
     assert len(hp.space) == 1
 
 
+def test_a_fixed_value_wins_over_a_later_declaration_of_another_type():
+    # KerasTuner's "fix a few, tune the rest": the tuner's hyperparameters= holds
+    # Fixed values that the model-building code then declares as tunable.
+    hp = HyperParameters()
+    hp.Fixed("learning_rate", 1e-4)
+
+    assert hp.Float("learning_rate", 1e-3, 1e-1, sampling="log") == 1e-4
+    assert [type(p).__name__ for p in hp.space] == ["Fixed"]
+
+
 def test_another_type_under_other_conditions_is_allowed():
     hp = HyperParameters()
     hp.Choice("kind", ["int", "float"])
