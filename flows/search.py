@@ -8,6 +8,7 @@ slot frees up, and records each trial as soon as it ends.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import uuid
 from collections.abc import Iterator
@@ -158,6 +159,10 @@ def run_search(tuner: Tuner, fit_args: tuple, fit_kwargs: dict) -> dict[str, Any
     Returns:
         The flow's summary.
     """
+    if not os.environ.get("PREFECT_API_URL"):
+        # Prefect's temporary local server is ours to start: no telemetry from it
+        # (this machine may have no network), unless the user asked for it.
+        os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     session = SearchSession(uuid.uuid4().hex, tuner, fit_args, fit_kwargs)
     sessions.register(session)
     try:

@@ -12,6 +12,7 @@ from typing import Any
 
 from tuning.objective import Objective
 from tuning.pruning import MedianStoppingRule
+from tuning.results import Execution
 from tuning.tracking import TrialStore
 
 __all__ = ["TrialRecorder"]
@@ -58,6 +59,7 @@ class TrialRecorder:
         self.pruning_reference = pruning_reference or {}
         self.initial_weights = initial_weights
         self.best_value: float | None = None
+        self.logged = False
         self.pruned = False
         self._curves: dict[int, dict[int, float]] = {}
         self._lock = threading.Lock()
@@ -66,10 +68,24 @@ class TrialRecorder:
     def has_checkpoint(self) -> bool:
         return os.path.exists(self.checkpoint_path)
 
+    def log_metrics(self, metrics: dict[str, float], step: int, execution: int = 0) -> None:
+        """Logs one step of one execution's metrics to the trial's MLflow run."""
+        prefix = f"execution_{execution}/" if self.executions > 1 else ""
+        self.store.log_metrics(self.run_id, {prefix + k: v for k, v in metrics.items()}, step=step)
+        self.logged = True
+
+    def log_executions(self, executions: list[Execution]) -> None:
+        """Logs the curves ``run_trial`` returned, unless its epochs were already logged."""
+        if self.logged:
+            return
+        for index, execution in enumerate(executions):
+            for i, step in enumerate(execution.steps):
+                metrics = {k: v[i] for k, v in execution.metrics.items() if i < len(v)}
+                self.log_metrics(metrics, step, execution=index)
+
     def epoch_end(self, model: Any, epoch: int, logs: dict[str, float], execution: int) -> bool:
         """Records one epoch; returns whether training should stop (pruned)."""
-        prefix = f"execution_{execution}/" if self.executions > 1 else ""
-        self.store.log_metrics(self.run_id, {prefix + k: v for k, v in logs.items()}, step=epoch)
+        self.log_metrics(logs, epoch, execution)
         if not self.objective.has_value(logs):
             return False
         value = self.objective.get_value(logs)

@@ -262,9 +262,6 @@ class SklearnTuner(Tuner):
                     predictions = model.predict(x_test)
                 values[name].append(_call_weighted(metric, weight, y_test, predictions))
         results = {name: float(np.mean(v)) for name, v in values.items()}
-        run_id = self._recorders[trial.trial_id].run_id
-        # The store logs "score" itself when the trial ends.
-        self.store.log_metrics(run_id, {k: v for k, v in results.items() if k != SCORE}, step=0)
         model = self._build_estimator(hp)
         _fit(model, X, y, sample_weight)
         self.save_model(trial.trial_id, model)

@@ -18,6 +18,7 @@ import tempfile
 import threading
 import time
 import traceback
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -331,7 +332,9 @@ class Tuner:
         try:
             self.on_trial_begin(trial)
             results = self.run_trial(trial, *fit_args, **copy.copy(fit_kwargs))
-            executions = [e.to_dict() for e in to_executions(results, self.oracle.objective)]
+            converted = to_executions(results, self.oracle.objective)
+            recorder.log_executions(converted)
+            executions = [e.to_dict() for e in converted]
             if recorder.pruned:
                 status = TrialStatus.STOPPED
         except errors.FatalError as error:
@@ -518,7 +521,11 @@ class Tuner:
                 build_config = self.store.download(run_id, BUILD_CONFIG_ARTIFACT, folder)
                 with open(build_config) as file:
                     model.build_from_config(json.load(file))
-            model.load_weights(self.store.download(run_id, WEIGHTS_ARTIFACT, folder))
+            with warnings.catch_warnings():
+                # The checkpoint also holds the optimizer's state, which a rebuilt,
+                # untrained model has no slots for; the model's weights all load.
+                warnings.filterwarnings("ignore", "Skipping variable loading for optimizer")
+                model.load_weights(self.store.download(run_id, WEIGHTS_ARTIFACT, folder))
         return model
 
     def save_model(self, trial_id: str, model: Any, step: int = 0) -> None:
@@ -535,10 +542,13 @@ class Tuner:
         for hp in space:
             config = hp.get_config()
             name = config.pop("name")
-            if not config.get("conditions"):
-                config.pop("conditions", None)
+            # KerasTuner's order: the default and the conditions first.
+            ordered = {
+                "default": config.pop("default", None),
+                "conditions": config.pop("conditions"),
+            }
             print(f"{name} ({type(hp).__name__})")
-            print(config)
+            print({**ordered, **config})
 
     def results_summary(self, num_trials: int = 10) -> None:
         """Prints the best trials: their values and scores."""
