@@ -10,6 +10,8 @@ import numbers
 from collections.abc import Sequence
 from typing import Any
 
+from tuning.hypermodel import HyperModel
+
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
 LEARNING_RATES = (0.1, 0.01, 0.001)
 
@@ -126,3 +128,38 @@ def is_int(value: Any) -> bool:
 def is_number(value: Any) -> bool:
     """Whether ``value`` is a real number (and not a bool)."""
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+class ImageClassifier(HyperModel):
+    """The arguments every built-in image classifier takes, checked once.
+
+    Args:
+        include_top: Whether to end with a softmax layer and return a compiled
+            classifier; without it ``build`` returns an uncompiled feature extractor.
+        input_shape: ``(height, width, channels)`` of the images. One of
+            ``input_shape`` and ``input_tensor`` is required.
+        input_tensor: A Keras tensor (e.g. ``keras.Input(...)``) to build on.
+        classes: The number of classes; required with ``include_top``.
+        **kwargs: Passed to ``HyperModel`` (``name``, ``tunable``).
+
+    Raises:
+        ValueError: ``classes`` is missing with ``include_top``, or neither
+            ``input_shape`` nor ``input_tensor`` is given.
+    """
+
+    def __init__(
+        self,
+        include_top: bool = True,
+        input_shape: Sequence[int | None] | None = None,
+        input_tensor: Any = None,
+        classes: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        owner = type(self).__name__
+        self.include_top = bool(include_top)
+        self.input_shape = check_input(owner, input_shape, input_tensor)
+        self.input_tensor = input_tensor
+        self.classes = check_classes(
+            owner, classes, required=self.include_top, reason="include_top=True"
+        )

@@ -6,11 +6,9 @@ fourth stages can be tuned and no pretrained weights are ever fetched.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from tuning.applications import _common
-from tuning.hypermodel import HyperModel
 from tuning.hyperparameters import HyperParameters
 
 __all__ = ["HyperResNet"]
@@ -22,7 +20,7 @@ _STAGE_FILTERS = (64, 128, 256, 512)
 _CARDINALITY = 32
 
 
-class HyperResNet(HyperModel):
+class HyperResNet(_common.ImageClassifier):
     """A ResNet image classifier whose version and depth are tuned.
 
     The four stages hold 3, ``conv3_depth``, ``conv4_depth`` and 3 bottleneck
@@ -40,40 +38,13 @@ class HyperResNet(HyperModel):
       or 0.001).
 
     Args:
-        include_top: Whether to end with global pooling and a softmax layer
-            and return a compiled classifier. Without it ``build`` returns an
-            uncompiled model whose output is the last stage's feature map.
-        input_shape: ``(height, width, channels)`` of the images. One of
-            ``input_shape`` and ``input_tensor`` is required.
-        input_tensor: A Keras tensor (e.g. ``keras.Input(...)``) to build on.
-        classes: The number of classes; required with ``include_top``.
-        **kwargs: Passed to ``HyperModel`` (``name``, ``tunable``).
-
-    Raises:
-        ValueError: ``classes`` is missing with ``include_top``, or neither
-            ``input_shape`` nor ``input_tensor`` is given.
+        include_top, input_shape, input_tensor, classes, **kwargs: As for every
+            built-in image classifier (``_common.ImageClassifier``).
 
     Example:
         >>> hypermodel = HyperResNet(input_shape=(32, 32, 3), classes=10)
         >>> model = hypermodel.build(HyperParameters())  # doctest: +SKIP
     """
-
-    def __init__(
-        self,
-        include_top: bool = True,
-        input_shape: Sequence[int | None] | None = None,
-        input_tensor: Any = None,
-        classes: int | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        owner = type(self).__name__
-        self.include_top = bool(include_top)
-        self.input_shape = _common.check_input(owner, input_shape, input_tensor)
-        self.input_tensor = input_tensor
-        self.classes = _common.check_classes(
-            owner, classes, required=self.include_top, reason="include_top=True"
-        )
 
     def build(self, hp: HyperParameters) -> Any:
         """Builds the ResNet for the trial's values.
