@@ -238,3 +238,31 @@ def test_early_stopping_callback_is_copied_per_execution(tmp_path):
     for trial in tuner.oracle.trials.values():
         assert trial.status == kt.TrialStatus.COMPLETED
         assert np.isfinite(trial.score)
+
+
+def test_median_pruning_stops_a_bad_trial_during_training(tmp_path):
+    import keras
+
+    def build(hp):
+        model = keras.Sequential([keras.Input(shape=(64,)), keras.layers.Dense(10, "softmax")])
+        learning_rate = {"good": 0.05, "bad": 0.0}[hp.Choice("mode", ["good", "bad"])]
+        model.compile(keras.optimizers.SGD(learning_rate), "sparse_categorical_crossentropy")
+        return model
+
+    tuner = kt.RandomSearch(
+        build,
+        objective="val_loss",
+        max_trials=3,
+        directory=tmp_path,
+        pruning=kt.MedianStoppingRule(min_trials=2, warmup_steps=1),
+    )
+    for mode in ("good", "good", "bad"):
+        tuner.oracle.enqueue_trial({"mode": mode})
+    tuner.search(epochs=6, **FIT)
+
+    good, again, bad = (tuner.oracle.trials[i] for i in ("00", "01", "02"))
+    assert good.status == again.status == kt.TrialStatus.COMPLETED
+    assert bad.status == kt.TrialStatus.STOPPED
+    [bad_run] = [r for r in _runs(tuner, "trial") if r.data.tags["hyperflow.trial_id"] == "02"]
+    history = _client(tuner).get_metric_history(bad_run.info.run_id, "val_loss")
+    assert len(history) < 6
