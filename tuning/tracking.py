@@ -94,6 +94,7 @@ TAG_STATUS = "hyperflow.status"
 TAG_ERROR = "hyperflow.error"
 TAG_MODEL_URI = "hyperflow.model_uri"
 TAG_PARENT_RUN_ID = "mlflow.parentRunId"
+_MODEL_VERSIONS_TAG = "mlflow.modelVersions"  # a logged model's registered versions
 KIND_SEARCH = "search"
 KIND_TRIAL = "trial"
 
@@ -1310,14 +1311,20 @@ class TrialStore:
                 raise
         # The model's files, not its models:/ URI: a registry on SQLite would resolve
         # that URI with MLflow's global tracking URI rather than this store's.
+        model_id = model_uri.removeprefix("models:/")
         version = self._call(
             "create_model_version",
             name,
             source=self._model_location(model_uri),
             run_id=run_id,
             tags={k: str(v) for k, v in (tags or {}).items()},
-            model_id=model_uri.removeprefix("models:/"),
+            model_id=model_id,
         )
+        # What mlflow.register_model adds: the logged model's page lists its versions.
+        logged = self._call("get_logged_model", model_id)
+        versions = json.loads(logged.tags.get(_MODEL_VERSIONS_TAG) or "[]")
+        versions.append({"name": name, "version": str(version.version)})
+        self._call("set_logged_model_tags", model_id, {_MODEL_VERSIONS_TAG: json.dumps(versions)})
         return str(version.version)
 
     def model_version(self, name: str, alias: str = "champion") -> dict[str, Any] | None:

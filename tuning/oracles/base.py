@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -192,6 +192,10 @@ class Oracle:
             return trial
         if self._budget_spent():
             return Trial(self.hyperparameters.copy(), status=TrialStatus.STOPPED)
+        if not self.hyperparameters.space and self.ongoing_trials and not self._enqueued:
+            # The running trial will reveal the space (a run_trial that declares
+            # its hyperparameters): wait for it rather than propose blind.
+            return Trial(self.hyperparameters.copy(), status=TrialStatus.IDLE)
         trial_id = self._next_trial_id()
         if self._enqueued:
             response = {"status": TrialStatus.RUNNING, "values": self._enqueued.pop(0)}
@@ -246,6 +250,49 @@ class Oracle:
                 raise ValueError(
                     f"Enqueued value {value!r} for {name!r} is outside the values {hp!r} allows."
                 )
+
+    # Warm start ---------------------------------------------------------------
+
+    def warm_start(self, trials: Sequence[Trial], best_k: int = 5) -> int:
+        """Starts from the trials of earlier searches: enqueues the values of the best ``best_k``.
+
+        Called once, before the search's first trial, with the trials of
+        earlier searches over the same space and objective (the nightly flow
+        passes those of the previous nights). Only COMPLETED trials with a
+        finite score and values this space allows are used; values already
+        tried or enqueued in this search are skipped. Subclasses may use the
+        trials differently (``BayesianOptimizationOracle`` models them).
+
+        Args:
+            trials: Trials of earlier searches, in any order.
+            best_k: How many of the best ones to enqueue.
+
+        Returns:
+            How many earlier trials this search uses.
+        """
+        seen = set(self._tried) | {values_key(v) for v in self._enqueued}
+        used = 0
+        for _, values in self._warm_start_points(trials):
+            if used >= best_k:
+                break
+            if values_key(values) not in seen:
+                seen.add(values_key(values))
+                self.enqueue_trial(values)
+                used += 1
+        return used
+
+    def _warm_start_points(self, trials: Sequence[Trial]) -> list[tuple[float, dict[str, Any]]]:
+        """``(score, active values)`` of the usable earlier trials, best first."""
+        known = {hp.name: hp for hp in self.hyperparameters.space}
+        points = []
+        for trial in trials:
+            score = trial.score
+            if trial.status != TrialStatus.COMPLETED or score is None or not math.isfinite(score):
+                continue
+            values = {k: v for k, v in trial.values.items() if not k.startswith("tuner/")}
+            if all(known[k].contains(v) for k, v in values.items() if k in known):
+                points.append((float(score), values))
+        return sorted(points, key=lambda point: self.objective.loss(point[0]))
 
     # Tell ---------------------------------------------------------------------
 

@@ -177,6 +177,9 @@ class BayesianOptimizationOracle(Oracle):
     finite space of at most 2048 configurations is searched exhaustively
     instead, and the search stops once every configuration has been tried.
 
+    ``warm_start`` adds the scored trials of earlier searches to the model's
+    data as prior observations (not trials of this search).
+
     Kernel hyperparameters are refitted (warm-started from the last fit plus a
     random restart or two) every trial at first, then whenever the number of
     observations has grown by 5 %; in between the last fit is reused. With
@@ -254,6 +257,8 @@ class BayesianOptimizationOracle(Oracle):
         self._sobol_index = 0
         self._theta: list[float] | None = None
         self._theta_size = 0
+        # Scored trials of earlier searches (``warm_start``): modelled, never counted as trials.
+        self._priors: list[dict[str, Any]] = []
 
     @property
     def _noise_floor(self) -> float:
@@ -275,7 +280,8 @@ class BayesianOptimizationOracle(Oracle):
         initial = self.num_initial_points
         if initial is None:
             initial = max(3 * encoding.num_tuned, 3)
-        if not observed or len(observed) < initial:
+        known = len(observed) + len(self._priors)
+        if not known or known < initial:
             values = self._sobol_values(encoding)
         else:
             values = self._model_values(encoding, observed)
@@ -330,9 +336,11 @@ class BayesianOptimizationOracle(Oracle):
         return configs[int(np.argmin(gp.lower_confidence_bound(points, self.beta)[0]))]
 
     def _model(self, encoding: _Encoding, observed: list[Trial]) -> _gp.GaussianProcess:
-        """The GP of the scored trials' losses, running trials added at the worst loss."""
-        x = np.array([encoding.encode(t.values) for t in observed]).reshape(len(observed), -1)
-        losses = np.array([self.objective.loss(float(t.score)) for t in observed])
+        """The GP of the scored trials' (and priors') losses, running trials at the worst loss."""
+        points = [(t.values, t.score) for t in observed]
+        points += [(p["values"], p["score"]) for p in self._priors]
+        x = np.array([encoding.encode(v) for v, _ in points]).reshape(len(points), -1)
+        losses = np.array([self.objective.loss(float(score)) for _, score in points])
         finite = losses[np.isfinite(losses)]
         # An infinite loss (a diverged run) counts as the worst finite one, -inf as the best.
         losses = (
@@ -391,14 +399,37 @@ class BayesianOptimizationOracle(Oracle):
         )
         return np.vstack([result.x.reshape(starts.shape), screened[order[:_SCREENED_CANDIDATES]]])
 
+    # Warm start ---------------------------------------------------------------
+
+    def warm_start(self, trials: Sequence[Trial], best_k: int = 5) -> int:
+        """Models the trials of earlier searches as prior observations of the GP.
+
+        Every usable earlier trial (see ``Oracle.warm_start``) joins the
+        model's data and counts towards ``num_initial_points``, so the model
+        takes over sooner. Prior observations are not trials of this search:
+        they do not count against ``max_trials``, are not in ``trials`` and
+        may be proposed again (on today's data). They are part of the state.
+
+        Args:
+            trials: Trials of earlier searches, in any order.
+            best_k: Unused: every usable trial informs the model.
+
+        Returns:
+            How many earlier trials this search uses.
+        """
+        points = self._warm_start_points(trials)
+        self._priors.extend({"values": values, "score": score} for score, values in points)
+        return len(points)
+
     # State --------------------------------------------------------------------
 
     def get_state(self) -> dict[str, Any]:
-        """The search state, with the Sobol position and the last kernel fit."""
+        """The search state, with the Sobol position, the last kernel fit and the priors."""
         state = super().get_state()
         state["sobol_index"] = self._sobol_index
         state["kernel_theta"] = self._theta
         state["kernel_fit_size"] = self._theta_size
+        state["prior_observations"] = [dict(p) for p in self._priors]
         return state
 
     def set_state(self, state: Mapping[str, Any]) -> None:
@@ -408,6 +439,7 @@ class BayesianOptimizationOracle(Oracle):
         theta = state.get("kernel_theta")
         self._theta = None if theta is None else [float(v) for v in theta]
         self._theta_size = int(state.get("kernel_fit_size", 0))
+        self._priors = [dict(p) for p in state.get("prior_observations", [])]
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()

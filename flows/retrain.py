@@ -1,0 +1,317 @@
+"""The retrain flow: the best trial of a search, trained on all training data and registered.
+
+Steps, each recorded in MLflow:
+
+1. Find the search: the project's latest finished search, or the parent run
+   given. Read its spec (``spec.json``, saved by the search-spec flow) and its
+   state, and pick the best COMPLETED trial.
+2. Rebuild the best model from its values and train it on train + validation
+   data for the best trial's epoch count (its best step + 1).
+3. Evaluate it on the held-out test split: the objective's metric without its
+   ``val_`` prefix (``val_accuracy`` -> ``accuracy``), else the loss.
+4. Log a run (``hyperflow.kind = retrain``, linked to the search by the tag
+   ``hyperflow.search_run_id``) with the values, the epochs, the training
+   curve and the test metrics; log the model with MLflow's Keras flavor and a
+   signature; register it as a new version of the model named after the project.
+5. Move the alias ``champion`` to the new version only if it beats the current
+   champion, evaluated now on the same held-out data (ties keep the champion);
+   the first version becomes champion.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_markdown_artifact
+
+from flows.spec import (
+    SPEC_FILE,
+    SearchSpec,
+    SpecError,
+    artifact_key,
+    load_data,
+    load_object,
+    validate_spec,
+)
+from tuning.hypermodel import get_hypermodel
+from tuning.objective import Objective, create_objective
+from tuning.tracking import TrialStore
+from tuning.trial import Trial, TrialStatus
+
+__all__ = ["CHAMPION", "format_number", "retrain_flow"]
+
+CHAMPION = "champion"
+KIND_RETRAIN = "retrain"
+TAG_SEARCH_RUN_ID = "hyperflow.search_run_id"
+
+
+@flow(name="hyperflow-retrain", flow_run_name="retrain-{project_name}", persist_result=False)
+def retrain_flow(
+    project_name: str | None = None,
+    search_run_id: str | None = None,
+    directory: str = "hyperflow_results",
+    tracking_uri: str | None = None,
+    spec: SearchSpec | None = None,
+) -> dict[str, Any]:
+    """Retrains a search's best model on all training data and registers it in MLflow.
+
+    The alias ``champion`` moves to the new version only if it beats the
+    current champion on the same held-out data.
+
+    Args:
+        project_name: The project whose latest finished search is retrained;
+            may be empty when search_run_id is given.
+        search_run_id: A search's parent MLflow run id, to retrain that search.
+        directory: Where the project's default MLflow store (SQLite) lives.
+        tracking_uri: An MLflow tracking URI, overriding directory.
+        spec: Overrides the spec saved with the search (its data loader, say).
+
+    Returns:
+        The new version, its held-out score, the champion before and after.
+
+    Raises:
+        ValueError: Neither a project nor a search is given, the project has
+            no finished search, or the search has no completed trial.
+        SpecError: The search has no saved spec and none is given, or the spec
+            is invalid.
+    """
+    if not project_name and not search_run_id:
+        raise ValueError("Give project_name or search_run_id: which search to retrain.")
+    if not project_name:
+        project_name = TrialStore.project_of(search_run_id, directory, tracking_uri)  # type: ignore[arg-type]
+    store = TrialStore(project_name, directory, tracking_uri)
+    search_run_id = search_run_id or _latest_finished_search(store)
+    spec = _spec(store, search_run_id, spec)
+    state = store.load_state(search_run_id)
+    if state is None:
+        raise ValueError(f"Search {search_run_id} of {project_name!r} saved no state.")
+    objective = create_objective(state["config"]["objective"])
+    best = _best_trial(state, objective, search_run_id)
+    epochs = best.best_step + 1 if best.best_step is not None else spec.epochs
+    logger = get_run_logger()
+    logger.info(
+        "Retraining trial %s of search %s for %d epochs on train + validation data.",
+        best.trial_id,
+        search_run_id,
+        epochs,
+    )
+    model, history, (x_test, y_test) = _train(spec, best, epochs)
+    metric, direction = objective.name.removeprefix("val_"), objective.direction
+    run_id = store.start_run(
+        f"retrain-{best.trial_id}",
+        KIND_RETRAIN,
+        tags={
+            TAG_SEARCH_RUN_ID: search_run_id,
+            "hyperflow.trial_id": best.trial_id,
+            "mlflow.note.content": (
+                f"Trial {best.trial_id} of search [{search_run_id}]"
+                f"({store.run_url(search_run_id)}), retrained on train + validation data."
+            ),
+        },
+        params={**best.values, "epochs": epochs, "batch_size": spec.batch_size, "seed": spec.seed},
+    )
+    try:
+        result = _evaluate_and_register(
+            store,
+            run_id,
+            model,
+            history,
+            (x_test, y_test),
+            metric,
+            direction,
+            {TAG_SEARCH_RUN_ID: search_run_id, "hyperflow.trial_id": best.trial_id},
+        )
+    except BaseException:
+        store.end_run(run_id, "FAILED")
+        raise
+    store.end_run(run_id)
+    result.update(
+        project_name=project_name,
+        search_run_id=search_run_id,
+        trial_id=best.trial_id,
+        epochs=epochs,
+        run_id=run_id,
+        run_url=store.run_url(run_id),
+    )
+    _report(result)
+    logger.info(
+        "Registered %s version %s (test %s %.4f); champion: version %s.",
+        project_name,
+        result["version"],
+        metric,
+        result["score"],
+        result["champion_version"],
+    )
+    return result
+
+
+def _latest_finished_search(store: TrialStore) -> str:
+    searches = store.searches(("FINISHED",))
+    if not searches:
+        raise ValueError(
+            f"Project {store.project_name!r} has no finished search in {store.tracking_uri}."
+        )
+    return searches[0]["run_id"]
+
+
+def _spec(
+    store: TrialStore, search_run_id: str, spec: SearchSpec | dict[str, Any] | None
+) -> SearchSpec:
+    if spec is not None:
+        return validate_spec(spec)
+    try:
+        saved = store.read_dict(search_run_id, SPEC_FILE)
+    except Exception as error:
+        raise SpecError(
+            f"Search {search_run_id} has no {SPEC_FILE} (it was not run from a spec): "
+            "pass spec= with its hypermodel and data loader."
+        ) from error
+    return validate_spec(saved, source=f"saved with search {search_run_id}")
+
+
+def _best_trial(state: dict[str, Any], objective: Objective, search_run_id: str) -> Trial:
+    trials = [Trial.from_state(t) for t in state["trials"]]
+    completed = [
+        t
+        for t in trials
+        if t.status == TrialStatus.COMPLETED and t.score is not None and math.isfinite(t.score)
+    ]
+    if not completed:
+        raise ValueError(f"Search {search_run_id} has no completed trial to retrain.")
+    return min(completed, key=lambda t: objective.loss(float(t.score)))  # type: ignore[arg-type]
+
+
+def _train(spec: SearchSpec, trial: Trial, epochs: int) -> tuple[Any, Any, tuple[Any, Any]]:
+    """Builds the trial's model and fits it on train + validation data; returns the test split."""
+    import keras
+    import numpy as np
+
+    (x_train, y_train), (x_val, y_val), test = load_data(spec)
+    try:
+        x = np.concatenate([np.asarray(x_train), np.asarray(x_val)])
+        y = np.concatenate([np.asarray(y_train), np.asarray(y_val)])
+    except ValueError as error:
+        raise SpecError(
+            f"data: the retrain flow joins the train and validation splits with "
+            f"numpy.concatenate, which failed: {error}"
+        ) from error
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(spec.seed if spec.seed is not None else 0)
+    hypermodel = load_object(spec.hypermodel)
+    hypermodel = get_hypermodel(hypermodel() if isinstance(hypermodel, type) else hypermodel)
+    hp = trial.hyperparameters
+    model = hypermodel.build(hp)  # type: ignore[union-attr]
+    history = hypermodel.fit(  # type: ignore[union-attr]
+        hp, model, x, y, epochs=epochs, batch_size=spec.batch_size, verbose=spec.verbose
+    )
+    return model, history, test
+
+
+def _evaluate(model: Any, test: tuple[Any, Any]) -> dict[str, float]:
+    x_test, y_test = test
+    return {
+        k: float(v) for k, v in model.evaluate(x_test, y_test, verbose=0, return_dict=True).items()
+    }
+
+
+def _beats(score: float, champion: float, direction: str) -> bool:
+    """Strictly better: a tie keeps the champion."""
+    return score < champion if direction == "min" else score > champion
+
+
+def _evaluate_and_register(
+    store: TrialStore,
+    run_id: str,
+    model: Any,
+    history: Any,
+    test: tuple[Any, Any],
+    metric: str,
+    direction: str,
+    version_tags: dict[str, Any],
+) -> dict[str, Any]:
+    """Logs the curve, the test metrics and the model; registers it; moves the champion."""
+    for epoch, values in enumerate(_epochs(history)):
+        store.log_metrics(run_id, values, step=epoch)
+    metrics = _evaluate(model, test)
+    if metric not in metrics:
+        metric, direction = "loss", "min"
+    score = metrics[metric]
+    store.log_metrics(run_id, {f"test_{k}": v for k, v in metrics.items()}, step=0)
+    model_uri = store.log_keras_model(run_id, model, test[0][:5])
+    name = store.project_name
+    version = store.register_model(
+        name, model_uri, run_id, tags={**version_tags, f"test_{metric}": score}
+    )
+    champion = store.model_version(name, CHAMPION)
+    champion_score = None
+    if champion is not None:
+        champion_metrics = _evaluate(store.load_keras_model(champion["model_uri"]), test)
+        champion_score = champion_metrics.get(metric)
+    promoted = (
+        champion is None
+        or champion_score is None
+        or not math.isfinite(champion_score)
+        or _beats(score, champion_score, direction)
+    )
+    if promoted:
+        store.set_model_alias(name, CHAMPION, version)
+    store.set_tags(
+        run_id, {"hyperflow.model_version": version, "hyperflow.champion": str(promoted).lower()}
+    )
+    return {
+        "model_uri": model_uri,
+        "version": version,
+        "metric": metric,
+        "direction": direction,
+        "score": score,
+        "test_metrics": metrics,
+        "previous_champion_version": champion["version"] if champion else None,
+        "previous_champion_score": champion_score,
+        "promoted": promoted,
+        "champion_version": version if promoted else champion["version"],  # type: ignore[index]
+    }
+
+
+def _epochs(history: Any) -> list[dict[str, float]]:
+    """Per-epoch metrics of a Keras ``History`` (nothing for other return values)."""
+    logs = getattr(history, "history", None)
+    if not isinstance(logs, dict) or not logs:
+        return []
+    count = max(len(v) for v in logs.values())
+    return [{k: float(v[i]) for k, v in logs.items() if i < len(v)} for i in range(count)]
+
+
+def _report(result: dict[str, Any]) -> None:
+    """A markdown artifact ``<project>-retrain`` in the Prefect UI."""
+    previous = result["previous_champion_version"]
+    before = (
+        "none (this version is the first)"
+        if previous is None
+        else f"version {previous}: {format_number(result['previous_champion_score'])}"
+    )
+    verdict = "promoted to `champion`" if result["promoted"] else "not promoted"
+    markdown = "\n".join(
+        [
+            f"# Retrained {result['project_name']}: version {result['version']} {verdict}",
+            "",
+            f"- Trial `{result['trial_id']}` of search `{result['search_run_id']}`, "
+            f"{result['epochs']} epochs on train + validation data",
+            f"- Held-out test {result['metric']}: **{format_number(result['score'])}**",
+            f"- Champion before: {before}",
+            f"- Champion now: version {result['champion_version']}",
+            f"- MLflow run: {result['run_url']}",
+            f'- Load it: `mlflow.keras.load_model("models:/{result["project_name"]}@{CHAMPION}")`',
+        ]
+    )
+    create_markdown_artifact(
+        markdown=markdown,
+        key=artifact_key(result["project_name"], "retrain"),
+        description=f"Retrain of {result['project_name']}",
+    )
+
+
+def format_number(value: Any) -> str:
+    """A score for a report: four decimals, or ``"n/a"``."""
+    return "n/a" if value is None else f"{float(value):.4f}"
