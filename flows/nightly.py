@@ -96,8 +96,7 @@ def earlier_trials(tuner: Tuner, limit: int = 10) -> tuple[list[Trial], list[str
         The trials (any status; ``Oracle.warm_start`` keeps the completed
         ones) and the run ids of the searches they come from.
     """
-    tuner._populate_initial_space()  # idempotent; search() would do it next
-    space = _space_key(tuner.oracle.hyperparameters.get_config())
+    space = _space_key(tuner.search_space().get_config())
     objective = tuner.oracle.objective.get_config()
     store: TrialStore = tuner.store
     trials: list[Trial] = []

@@ -201,7 +201,7 @@ class Tuner:
                     f"are reused across trials). It is not possible to do "
                     f"`copy.deepcopy({callback})`: {error}"
                 ) from error
-        self._populate_initial_space()
+        self.search_space()
         self._open()
         self.on_search_begin()
         from flows.search import run_search  # the one place tuning/ reaches up
@@ -262,8 +262,21 @@ class Tuner:
                     r["trial_id"]: r["run_id"] for r in self.store.trial_runs(run_id)
                 }
 
+    def search_space(self) -> HyperParameters:
+        """The search space, learned by building the hypermodel before any trial.
+
+        The hypermodel is built with the defaults, then once per conditional
+        branch, so that every hyperparameter it declares is known (KerasTuner
+        does this when a search begins). Done once; a ``run_trial`` override
+        without a hypermodel reveals its space during its first trial instead.
+
+        Returns:
+            A copy of the oracle's space.
+        """
+        self._populate_initial_space()
+        return self.oracle.get_space()
+
     def _populate_initial_space(self) -> None:
-        """Builds the hypermodel with defaults, once per conditional branch, to learn the space."""
         if self._space_populated or self.hypermodel is None:
             return
         hp = self.oracle.get_space()
@@ -535,7 +548,7 @@ class Tuner:
 
     def search_space_summary(self, extended: bool = False) -> None:
         """Prints the search space: each hyperparameter's class and configuration."""
-        self._populate_initial_space()
+        self.search_space()
         space = self.oracle.get_space().space
         print("Search space summary")
         print(f"Default search space size: {len(space)}")
