@@ -123,12 +123,13 @@ def test_no_trial_is_lost_or_duplicated_with_four_in_flight(tmp_path):
 
 def test_max_time_stops_starting_trials_and_ends_cleanly(tmp_path):
     class Slow(SleepyRandom):
-        delay = 0.5
+        delay = 1.0
 
-    tuner = Slow(max_trials=200, seed=2, directory=tmp_path, max_time=3.0)
+    # The budget counts from the start of search(), flow start-up included.
+    tuner = Slow(max_trials=200, seed=2, directory=tmp_path, max_time=12.0)
     started = time.monotonic()
     tuner.search()
-    assert time.monotonic() - started < 30
+    assert time.monotonic() - started < 60
     trials = list(tuner.oracle.trials.values())
     assert 1 <= len(trials) < 200
     assert all(t.status == kt.TrialStatus.COMPLETED for t in trials)
