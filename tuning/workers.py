@@ -78,7 +78,10 @@ class TrialWorker:
 
     def _start(self) -> None:
         ours, theirs = Pipe()
-        env = {**os.environ, **self.env, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+        # The parent's import path, absolute: the child must find the modules that
+        # pickled classes live in even if the working directory changes later.
+        path = os.pathsep.join(os.path.abspath(p) if p else os.getcwd() for p in sys.path)
+        env = {**os.environ, **self.env, "PYTHONPATH": path}
         self._process = subprocess.Popen(
             [sys.executable, "-m", "tuning.workers", str(theirs.fileno()), self.payload_path],
             env=env,
