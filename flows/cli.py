@@ -41,7 +41,7 @@ class _Usage(Exception):
 
 
 def _search(args: argparse.Namespace) -> None:
-    from flows.logging import quiet_prefect_console
+    from flows.console import quiet_prefect_console
     from flows.spec import search_spec_flow
 
     spec = _read_spec(args.spec, args.set)
@@ -58,7 +58,7 @@ def _search(args: argparse.Namespace) -> None:
 
 
 def _retrain(args: argparse.Namespace) -> None:
-    from flows.logging import quiet_prefect_console
+    from flows.console import quiet_prefect_console
     from flows.retrain import retrain_flow
 
     if not args.project and not args.search_run_id:

@@ -20,7 +20,7 @@ from prefect.context import FlowRunContext
 from prefect.futures import as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.logging import quiet_prefect_console
+from flows.console import quiet_prefect_console
 from tasks import evaluate_trial, sample_trial, sessions, train_trial, update_oracle
 from tuning.session import SearchSession
 
