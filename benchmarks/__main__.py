@@ -59,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     report.add_argument(
         "--partial",
         action="store_true",
-        help="render the runs finished so far (<suite>.runs.jsonl) of a running or killed suite",
+        help="render the runs finished so far (<suite>.runs.jsonl) of a running or killed "
+        "suite, as <suite>-partial.md",
     )
     run.add_argument(
         "--resume",

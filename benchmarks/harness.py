@@ -1157,7 +1157,7 @@ def render_markdown(results: Mapping[str, Any]) -> str:
     lines.append("")
     search = summarise(runs, "search", suite)
     if search:
-        lines += ["## Search quality", "", f"![search](<{suite['name']}-search.png>)", ""]
+        lines += ["## Search quality", "", f"![search](<{_stem(results)}-search.png>)", ""]
         lines += _search_tables(search, suite, "search")
     mf = summarise(runs, "mf", suite)
     if mf:
@@ -1171,7 +1171,7 @@ def render_markdown(results: Mapping[str, Any]) -> str:
             f"fidelity (references). Hyperband: max_epochs {suite['mf_max_epochs']}, factor 3; "
             "Optuna's pruners with TPE, reporting every epoch.",
             "",
-            f"![mf](<{suite['name']}-mf.png>)",
+            f"![mf](<{_stem(results)}-mf.png>)",
             "",
         ]
         lines += _search_tables(mf, suite, "mf")
@@ -1182,7 +1182,7 @@ def render_markdown(results: Mapping[str, Any]) -> str:
             "",
             DigitsMLP(suite["digits_max_epochs"]).note,
             "",
-            f"![digits](<{suite['name']}-digits.png>)",
+            f"![digits](<{_stem(results)}-digits.png>)",
             "",
         ]
         lines += _digits_table(digits, suite)
@@ -1303,6 +1303,11 @@ def render_summary(results: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _stem(results: Mapping[str, Any]) -> str:
+    """The report's file stem: the suite's name, ``-partial`` for a suite still running."""
+    return results["suite"]["name"] + ("-partial" if results.get("partial") else "")
+
+
 def _lower_first(text: str) -> str:
     return text[:1].lower() + text[1:] if not text.startswith("PARTIAL") else text
 
@@ -1332,9 +1337,9 @@ def _load(load: Sequence[float] | None) -> str:
 
 def render(results: Mapping[str, Any], output: Path = RESULTS) -> str:
     """Writes ``<suite>.md`` and the plots; returns the markdown."""
-    name = results["suite"]["name"]
     markdown = render_markdown(results)
-    (output / f"{name}.md").write_text(markdown)
+    output.mkdir(parents=True, exist_ok=True)
+    (output / f"{_stem(results)}.md").write_text(markdown)
     plot(results, output)
     return markdown
 
@@ -1413,7 +1418,7 @@ def plot(results: Mapping[str, Any], output: Path = RESULTS) -> list[Path]:
         )
         legend_rows = math.ceil(len(labels) / 4)
         figure.tight_layout(rect=(0, 0.035 * legend_rows / rows + 0.02, 1, 1))
-        path = output / f"{suite['name']}-{part}.png"
+        path = output / f"{_stem(results)}-{part}.png"
         figure.savefig(path, dpi=110)
         plt.close(figure)
         written.append(path)
