@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from prefect import flow
+from prefect import Task, flow
 from prefect.artifacts import create_table_artifact
 from prefect.context import FlowRunContext
 from prefect.futures import as_completed
@@ -22,6 +22,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.console import quiet_prefect_console
 from tasks import evaluate_trial, sample_trial, sessions, train_trial, update_oracle
+from tuning.devices import visible_gpus
 from tuning.session import SearchSession
 
 if TYPE_CHECKING:
@@ -53,6 +54,8 @@ def search_flow(project_name: str, session_key: str) -> dict[str, Any]:
     free_slots = [str(i) for i in range(session.tuner.max_concurrent_trials)]
     in_flight: dict[Any, tuple[Any, str]] = {}
     with _cluster_payload(session) as (payload, resources):
+        on_gpu = bool(resources) if payload is not None else bool(visible_gpus())
+        train = _train_task(on_gpu)
         while True:
             while free_slots and session.fatal is None:
                 spec = sample_trial(session_key, free_slots[0])
@@ -60,7 +63,7 @@ def search_flow(project_name: str, session_key: str) -> dict[str, Any]:
                     break
                 slot = free_slots.pop(0)
                 with dask_annotations(resources):
-                    trained = train_trial.submit(session_key, spec, payload)
+                    trained = train.submit(session_key, spec, payload)
                 in_flight[trained] = (spec, slot)
             if not in_flight:
                 break
@@ -82,6 +85,17 @@ def search_flow(project_name: str, session_key: str) -> dict[str, Any]:
     if session.fatal is not None:
         raise session.fatal
     return summary
+
+
+def _train_task(on_gpu: bool) -> Task:
+    """``train-trial``, tagged ``gpu`` when its trials train on GPUs.
+
+    The tag lets ``prefect concurrency-limit create gpu N`` cap the GPU trials of
+    every search that shares a Prefect server. It is left off on CPUs: Prefect
+    asks its API for a concurrency slot for each tagged task run, which cost
+    ~140 ms a trial on a 2-core machine (benchmarks/overhead.py).
+    """
+    return train_trial.with_options(tags=["gpu"]) if on_gpu else train_trial
 
 
 def _outcome(session: SearchSession, spec: Any, evaluated: Any, trained: Any) -> Any:

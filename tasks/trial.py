@@ -49,7 +49,6 @@ def sample_trial(session_key: str, slot: str) -> TrialSpec:
 @task(
     name="train-trial",
     task_run_name="train-trial-{spec.trial_id}",
-    tags=["gpu"],
     retries=2,
     retry_delay_seconds=2,
     retry_condition_fn=_is_infrastructure_fault,
@@ -58,6 +57,7 @@ def sample_trial(session_key: str, slot: str) -> TrialSpec:
 def train_trial(session_key: str, spec: TrialSpec, payload: bytes | None = None) -> TrialResult:
     """Builds and trains the trial's models, streaming each epoch to MLflow.
 
+    The search flow tags it ``gpu`` when trials train on GPUs.
     In the search's process the session trains it; on a Dask worker (no
     session there) a child process of the worker does.
 
