@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from tuning import errors
+from tuning import errors, heap
 from tuning.hypermodel import HyperModel, get_hypermodel
 from tuning.hyperparameters import HyperParameters
 from tuning.oracles.base import Oracle
@@ -206,7 +206,10 @@ class Tuner:
         self.on_search_begin()
         from flows.search import run_search  # the one place tuning/ reaches up
 
-        run_search(self, fit_args, fit_kwargs)
+        try:
+            run_search(self, fit_args, fit_kwargs)
+        finally:
+            heap.thaw()
         self.on_search_end()
 
     def _open(self) -> None:
@@ -407,14 +410,12 @@ class Tuner:
         ``clear_session`` is process-wide, so it waits until this is the only
         trial training in the process.
         """
-        import gc
-
         import keras
 
         with self._training_lock:
             if self._training <= 1:
-                keras.backend.clear_session()
-        gc.collect()
+                keras.backend.clear_session(free_memory=False)  # heap.collect() does it
+        heap.collect()
 
     def run_trial(self, trial: Trial, *args: Any, **kwargs: Any) -> Any:
         """Trains ``executions_per_trial`` models for ``trial`` and returns their histories.
