@@ -112,14 +112,14 @@ def test_std_shrinks_near_data(data: tuple[np.ndarray, np.ndarray]) -> None:
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_marginal_likelihood_gradient_matches_finite_differences(
+def test_log_posterior_gradient_matches_finite_differences(
     data: tuple[np.ndarray, np.ndarray], seed: int
 ) -> None:
     x, y = data
     theta = _gp.random_theta(3, 1e-4, np.random.default_rng(seed))
-    _, grad = _gp.negative_log_marginal_likelihood(theta, x, y, 1e-4)
+    _, grad = _gp.negative_log_posterior(theta, x, y, 1e-4)
     numeric = approx_fprime(
-        theta, lambda t: _gp.negative_log_marginal_likelihood(t, x, y, 1e-4)[0], 1e-6
+        theta, lambda t: _gp.negative_log_posterior(t, x, y, 1e-4)[0], 1e-6
     )
     np.testing.assert_allclose(grad, numeric, rtol=1e-4, atol=1e-4)
 
@@ -140,14 +140,14 @@ def test_lower_confidence_bound_gradient_matches_finite_differences(
         np.testing.assert_allclose(grad, numeric, rtol=1e-4, atol=1e-4)
 
 
-def test_fit_raises_the_likelihood_and_finds_the_irrelevant_dimension(
+def test_fit_raises_the_posterior_and_finds_the_irrelevant_dimension(
     data: tuple[np.ndarray, np.ndarray],
 ) -> None:
     x, y = data  # y does not depend on x[:, 2]
     start = _gp.default_theta(3, 1e-4)
     theta = _gp.fit_theta(x, y, [start], 1e-4)
-    fitted = _gp.negative_log_marginal_likelihood(theta, x, y, 1e-4)[0]
-    assert fitted < _gp.negative_log_marginal_likelihood(start, x, y, 1e-4)[0]
+    fitted = _gp.negative_log_posterior(theta, x, y, 1e-4)[0]
+    assert fitted < _gp.negative_log_posterior(start, x, y, 1e-4)[0]
     length_scales = np.exp(theta[:3])
     assert length_scales[2] > 5 * max(length_scales[0], length_scales[1])
 

@@ -41,6 +41,9 @@ _SCREENED_CANDIDATES = 64
 # Kernel hyperparameters are fitted afresh when the data grew by this fraction since the last
 # fit (every trial while there are fewer than 1 / fraction observations); otherwise reused.
 _REFIT_FRACTION = 0.05
+# Below this many observations per input dimension, one length scale serves every dimension:
+# fewer points cannot tell the dimensions' length scales apart.
+_ISOTROPIC_POINTS_PER_DIM = 4
 # Random restarts of a fit, besides the warm start, while the data are small and then after.
 _RESTARTS_SMALL, _RESTARTS_LARGE, _SMALL = 2, 1, 100
 
@@ -162,8 +165,11 @@ class BayesianOptimizationOracle(Oracle):
     sequence. Then, at each proposal, the losses of the scored trials (the
     objective's score, negated for "max" objectives; pruned trials count with
     the score they reached) are modelled by a Gaussian process with a Matérn
-    5/2 kernel with one length scale per column, fitted by maximum marginal
-    likelihood, and the next trial minimises ``mu - beta * sigma``. Running
+    5/2 kernel with one length scale per column (one for all columns while
+    there are at most 4 observations per column), fitted by maximum a
+    posteriori under log-normal priors on the length scales and the noise
+    (see ``tuning.oracles._gp``), and the next trial minimises
+    ``mu - beta * sigma``. Running
     trials enter the model as if they had scored the worst loss seen so far
     (a "constant liar"), so parallel workers spread out.
 
@@ -368,7 +374,8 @@ class BayesianOptimizationOracle(Oracle):
         restarts = _RESTARTS_SMALL if n <= _SMALL else _RESTARTS_LARGE
         starts = [previous if previous is not None else _gp.default_theta(dim, floor)]
         starts += [_gp.random_theta(dim, floor, rng) for _ in range(restarts)]
-        theta = _gp.fit_theta(x, y, starts, floor)
+        isotropic = n <= _ISOTROPIC_POINTS_PER_DIM * dim
+        theta = _gp.fit_theta(x, y, starts, floor, isotropic=isotropic)
         self._theta, self._theta_size = [float(v) for v in theta], n
         return theta
 
