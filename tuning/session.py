@@ -126,7 +126,10 @@ class SearchSession:
         return self._worker(spec.slot).run(spec, timeout=self.tuner.max_trial_time)
 
     def prepare(self) -> None:
-        """Checks, before any trial, that trials can be shipped where they will train.
+        """Before any trial: checks that trials can be shipped where they will train.
+
+        With worker processes on this machine, starts one per slot, so that
+        they load TensorFlow and the data while the flow samples the first trials.
 
         Raises:
             FatalTypeError: ``isolation`` sends trials to other processes but the
@@ -143,6 +146,9 @@ class SearchSession:
                 f"(by cloudpickle); pickling failed: {error}. Use isolation='none' to train "
                 "in this process."
             ) from error
+        if not self.tuner.dask_address and self.tuner.task_runner is None:
+            for slot in range(self.tuner.max_concurrent_trials):
+                self._worker(str(slot)).start()
 
     def crashed(self, spec: TrialSpec, error: BaseException | Any) -> TrialOutcome:
         """An INVALID outcome for a trial whose task failed outside the user's code."""

@@ -91,16 +91,26 @@ class TrialWorker:
         self._connection = ours
         self._trials_run = 0
 
+    def start(self) -> None:
+        """Starts a child process unless one runs, without waiting for it to load.
+
+        The child imports TensorFlow and loads the payload (seconds) while the
+        caller goes on; ``run`` then finds it ready.
+        """
+        if self._process is None or self._process.poll() is not None:
+            self._start()
+
     def run(self, spec: TrialSpec, timeout: float | None = None) -> TrialResult:
         """Trains ``spec``'s trial in the child process.
 
         Never raises for a failure of the trial or the child: a child that died
         or ran past ``timeout`` seconds gives an INVALID result (retried while
-        ``max_retries_per_trial`` allows) and is replaced for the next trial.
+        ``max_retries_per_trial`` allows). A child that is done, by failure or
+        because it trained ``trials_per_process`` trials, is replaced at once,
+        so that its successor loads while the flow records this trial.
         """
         started = time.monotonic()
-        if self._process is None or self._process.poll() is not None:
-            self._start()
+        self.start()
         assert self._connection is not None
         self._connection.send(spec.to_dict())
         message, timed_out = None, False
@@ -113,7 +123,9 @@ class TrialWorker:
             message = None
         if message is None:
             reason = self._failure_reason(timeout if timed_out else None)
-            self.close()
+            assert self._process is not None
+            self._process.kill()  # stuck past its timeout; a no-op for a child that died
+            self._restart()
             return TrialResult(
                 trial_id=spec.trial_id,
                 run_id=spec.run_id,
@@ -124,8 +136,12 @@ class TrialWorker:
             )
         self._trials_run += 1
         if self.trials_per_process is not None and self._trials_run >= self.trials_per_process:
-            self.close()
+            self._restart()
         return TrialResult(**message)
+
+    def _restart(self) -> None:
+        self.close()
+        self.start()
 
     def _failure_reason(self, timeout: float | None) -> str:
         """Why no result came back: the trial timed out, or the child died."""
@@ -139,7 +155,14 @@ class TrialWorker:
         return f"The worker process died (exit code {code}) while training the trial."
 
     def close(self) -> None:
-        """Ends the child process (killing it if it does not stop at once)."""
+        """Ends the child process.
+
+        A child that served trials is asked to stop (and killed if it does not
+        within seconds); one that never finished a trial (still loading, stuck
+        or dead) is killed at once.
+        """
+        if self._process is not None and self._trials_run == 0:
+            self._process.kill()
         if self._connection is not None:
             try:
                 self._connection.send(None)

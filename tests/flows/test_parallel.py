@@ -243,6 +243,41 @@ def test_keras_trials_train_in_worker_processes(tmp_path):
     assert accuracy == pytest.approx(best.score, abs=1e-6)
 
 
+class FreshProcesses(kt.RandomSearch):
+    """Notes, as each trial is recorded, which worker processes of the search are alive."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.alive_at_trial_end: list[set[int]] = []
+
+    def run_trial(self, trial, *args, **kwargs):
+        x = trial.hyperparameters.Float("x", -1.0, 1.0)
+        return {"loss": x**2, "pid": os.getpid()}
+
+    def on_trial_end(self, trial):
+        psutil = pytest.importorskip("psutil")
+        workers = [
+            child
+            for child in psutil.Process().children()
+            if "tuning.workers" in " ".join(child.cmdline())
+        ]
+        self.alive_at_trial_end.append({child.pid for child in workers if child.is_running()})
+
+
+def test_process_isolation_trains_each_trial_in_a_fresh_process_started_ahead(tmp_path):
+    tuner = FreshProcesses(
+        objective="loss", max_trials=3, seed=2, directory=tmp_path, isolation="process"
+    )
+    tuner.search()
+    trials = sorted(tuner.oracle.trials.values(), key=lambda t: t.trial_id)
+    pids = [int(t.metrics.get_last_value("pid")) for t in trials]
+    assert len(set(pids)) == 3 and os.getpid() not in pids
+    # While trial k is recorded, the process that trains trial k + 1 is already loading.
+    for k in range(2):
+        assert pids[k] not in tuner.alive_at_trial_end[k]
+        assert pids[k + 1] in tuner.alive_at_trial_end[k]
+
+
 class WhereAmI(kt.RandomSearch):
     """Reports which process trained the trial and that process's parent."""
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import math
+import time
 
 import numpy as np
 import pytest
@@ -50,6 +52,7 @@ def test_random_search_records_every_trial_in_mlflow(tmp_path):
         artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
         assert {"trial.json", "checkpoints"} <= artifacts
     assert parent.data.tags["hyperflow.best_trial_id"] == tuner.oracle.get_best_trials()[0].trial_id
+    assert gc.get_freeze_count() == 0  # what the search froze for cheap collections, it thawed
 
 
 def test_best_model_evaluates_to_the_best_score(tmp_path):
@@ -109,6 +112,62 @@ def test_run_trial_override_tunes_any_function(tmp_path):
     scores = [t.score for t in tuner.oracle.trials.values()]
     assert min(scores) == pytest.approx((best.get("x") - 0.3) ** 2)
     assert str(tuner.oracle.objective) == "DefaultObjective()"
+
+
+def _task_runs(flow_run_name: str, expected: int) -> list:
+    """The task runs of the flow run so named, once the server has recorded ``expected``."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, FlowRunFilterName
+
+    with get_client(sync_client=True) as client:
+        [flow_run] = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=[flow_run_name]))
+        )
+        by_id = FlowRunFilter(id=FlowRunFilterId(any_=[flow_run.id]))
+        deadline = time.monotonic() + 60  # the server records task runs from events, later
+        while True:
+            runs = client.read_task_runs(flow_run_filter=by_id)
+            if len(runs) >= expected or time.monotonic() > deadline:
+                return runs
+            time.sleep(0.5)
+
+
+def test_each_trial_is_four_task_runs_linked_by_their_data(tmp_path, monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")  # no GPU, whatever the machine has
+    tuner = _FunctionTuner(max_trials=2, seed=0, directory=tmp_path, project_name="graph-cpu")
+    tuner.search()
+
+    runs = _task_runs("graph-cpu", expected=8)
+    by_name = {run.name: run for run in runs if not run.name.startswith("sample-trial")}
+    samples = {run.id: run for run in runs if run.name.startswith("sample-trial")}
+    assert len(samples) == 3  # the third learns that the oracle is done
+    assert sorted(by_name) == sorted(
+        f"{step}-{trial}"
+        for step in ("train-trial", "evaluate-trial", "update-oracle")
+        for trial in ("00", "01")
+    )
+    sampled = set()
+    for trial in ("00", "01"):
+        train, evaluate = by_name[f"train-trial-{trial}"], by_name[f"evaluate-trial-{trial}"]
+        update = by_name[f"update-oracle-{trial}"]
+        assert [i.id for i in evaluate.task_inputs["result"]] == [train.id]
+        assert evaluate.id in {i.id for i in update.task_inputs["outcome"]}
+        [spec] = train.task_inputs["spec"]
+        assert spec.id in samples
+        assert spec.id in {i.id for i in update.task_inputs["spec"]}
+        sampled.add(spec.id)
+        assert "gpu" not in train.tags  # on CPUs: no concurrency slot to ask the API for
+    assert len(sampled) == 2
+
+
+def test_train_trial_is_tagged_gpu_when_trials_train_on_gpus(tmp_path, monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
+    tuner = _FunctionTuner(max_trials=1, seed=0, directory=tmp_path, project_name="graph-gpu")
+    tuner.search()
+
+    runs = {run.name: run for run in _task_runs("graph-gpu", expected=4)}
+    assert "gpu" in runs["train-trial-00"].tags
+    assert all("gpu" not in run.tags for name, run in runs.items() if name != "train-trial-00")
 
 
 def test_resume_after_completion_returns_at_once(tmp_path):
