@@ -118,9 +118,7 @@ def test_log_posterior_gradient_matches_finite_differences(
     x, y = data
     theta = _gp.random_theta(3, 1e-4, np.random.default_rng(seed))
     _, grad = _gp.negative_log_posterior(theta, x, y, 1e-4)
-    numeric = approx_fprime(
-        theta, lambda t: _gp.negative_log_posterior(t, x, y, 1e-4)[0], 1e-6
-    )
+    numeric = approx_fprime(theta, lambda t: _gp.negative_log_posterior(t, x, y, 1e-4)[0], 1e-6)
     np.testing.assert_allclose(grad, numeric, rtol=1e-4, atol=1e-4)
 
 

@@ -402,8 +402,6 @@ def test_without_a_rule_nothing_is_pruned():
     assert oracle.update_trial(trial.trial_id, {"val_loss": 9.0}, 5) == TrialStatus.RUNNING
 
 
-
-
 def test_pareto_trials_with_a_best_step_averaged_over_executions():
     oracle = make_oracle(objective=["val_loss", "val_accuracy"])
     trial = oracle.create_trial("w0")
