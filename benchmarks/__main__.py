@@ -49,6 +49,11 @@ def main(argv: list[str] | None = None) -> int:
         help=f"comma-separated subset of {','.join(PARTS)}",
     )
     run.add_argument(
+        "--problems",
+        default=None,
+        help="comma-separated subset of the search part's problems (default: all)",
+    )
+    run.add_argument(
         "--run-external",
         action="store_true",
         help="rerun benchmarks/overhead.py and scaling.py first (rewrites their reports)",
@@ -81,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
             output=output,
             run_external=args.run_external,
             resume=args.resume,
+            problems=args.problems.split(",") if args.problems else None,
         )
         print((output / f"{results['suite']['name']}.md").read_text())
         return 0

