@@ -256,12 +256,14 @@ class FreshProcesses(kt.RandomSearch):
 
     def on_trial_end(self, trial):
         psutil = pytest.importorskip("psutil")
-        workers = [
-            child
-            for child in psutil.Process().children()
-            if "tuning.workers" in " ".join(child.cmdline())
-        ]
-        self.alive_at_trial_end.append({child.pid for child in workers if child.is_running()})
+        alive = set()
+        for child in psutil.Process().children():
+            try:  # a child may end (or be a zombie of an earlier test) while we look
+                if "tuning.workers" in " ".join(child.cmdline()) and child.is_running():
+                    alive.add(child.pid)
+            except psutil.Error:
+                continue
+        self.alive_at_trial_end.append(alive)
 
 
 def test_process_isolation_trains_each_trial_in_a_fresh_process_started_ahead(tmp_path):
