@@ -129,7 +129,7 @@ class SearchSession:
         """Before any trial: checks that trials can be shipped where they will train.
 
         With worker processes on this machine, starts one per slot, so that
-        they load TensorFlow and the data while the flow samples the first trials.
+        they start and load the data while the flow samples the first trials.
 
         Raises:
             FatalTypeError: ``isolation`` sends trials to other processes but the
