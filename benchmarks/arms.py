@@ -194,6 +194,16 @@ class _OracleDriver:
         self.oracle.end_trial(trial)
 
 
+def _keras_tuner_seed(seed: int) -> int:
+    """A seed for keras-tuner's oracles whose stream does not overlap the next seed's.
+
+    keras-tuner seeds its k-th draw with ``seed + k``, so seeds 1 and 2 share
+    all but one draw; spacing them by a prime larger than any run's draws keeps
+    the harness's consecutive seeds independent, as ours and Optuna's are.
+    """
+    return seed * 100_003
+
+
 def _oracle(arm: str, budget: int | None, seed: int, max_epochs: int) -> _OracleDriver:
     """A fresh oracle of ``arm`` (Hyperflow's or keras-tuner's) wrapped in a driver."""
     if arm.startswith("hyperflow-"):
@@ -224,6 +234,7 @@ def _oracle(arm: str, budget: int | None, seed: int, max_epochs: int) -> _Oracle
     import keras_tuner as kt
 
     objective = kt.Objective(_METRIC, "min")
+    seed = _keras_tuner_seed(seed)
     if arm == "kt-random":
         oracle = kt.oracles.RandomSearchOracle(objective=objective, max_trials=budget, seed=seed)
     elif arm == "kt-bayesian":
