@@ -159,11 +159,11 @@ def build_dense(hp: Any) -> Any:
     return model
 
 
-def children(marker: str) -> list[int]:
-    """The process ids of this process's children whose command line contains ``marker``
-    (Prefect's temporary server, trial workers); empty off Linux."""
+def children(marker: str = "", parent: int | None = None) -> list[int]:
+    """The process ids of ``parent``'s (default: this process's) children whose command
+    line contains ``marker`` (Prefect's temporary server, the zygote); empty off Linux."""
     found = []
-    me = os.getpid()
+    me = os.getpid() if parent is None else parent
     try:
         pids = [p for p in os.listdir("/proc") if p.isdigit()]
     except OSError:

@@ -19,8 +19,9 @@
 
 Every search of a part alternates with the others and parts 1 and 2 repeat
 ``--repeats`` times (medians; ratios are taken per repeat, side by side). A
-one-trial warm-up search first pays the one-time start-up (Prefect's temporary
-server, MLflow's database, TensorFlow). All searches share one MLflow store,
+one-trial warm-up search with a worker process first pays the one-time
+start-up (Prefect's temporary server, MLflow's database, TensorFlow in this
+process and in the zygote that worker processes fork from). All searches share one MLflow store,
 each in its own project. The tables go to ``benchmarks/results/scaling.md``.
 
 Usage:
@@ -61,7 +62,7 @@ import tuning as kt  # noqa: E402  (after the settings above)
 
 TARGET_RATIO = 0.65
 TARGET_GROWTH_MB = 300.0
-WORKER = "tuning.workers"  # in the command line of a trial's worker process
+ZYGOTE = "tuning.zygote"  # in the command line of the process trial workers fork from
 
 
 def build_wide(hp: Any) -> Any:
@@ -87,7 +88,7 @@ def build_wide(hp: Any) -> Any:
 
 def workers_rss_mb() -> float:
     """Resident memory of this process's trial workers, in MiB (0 when none runs)."""
-    return sum(rss_mb(pid) for pid in children(WORKER))
+    return sum(rss_mb(pid) for zygote in children(ZYGOTE) for pid in children(parent=zygote))
 
 
 class MemoryProbe(kt.RandomSearch):
@@ -239,7 +240,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"Load average at the start: {load_start}", flush=True)
 
     runner = Runner(args.seed)
-    startup, _ = runner.search(build_dense, 1, 1, "none")
+    startup, _ = runner.search(build_dense, 1, 1, "worker")
     print(f"Start-up (a one-trial warm-up search): {startup:.1f} s", flush=True)
     scaling_rows, ratios = _scaling(runner, args)
     isolation_rows = _isolation(runner, args)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tuning import errors
+from tuning import errors, zygote
 from tuning.devices import visible_gpus
 from tuning.display import Display
 from tuning.hyperparameters import HyperParameters
@@ -128,8 +128,9 @@ class SearchSession:
     def prepare(self) -> None:
         """Before any trial: checks that trials can be shipped where they will train.
 
-        With worker processes on this machine, starts one per slot, so that
-        they start and load the data while the flow samples the first trials.
+        With worker processes on this machine, starts the zygote they fork
+        from, so that it imports TensorFlow while the flow samples the first
+        trials.
 
         Raises:
             FatalTypeError: ``isolation`` sends trials to other processes but the
@@ -147,8 +148,7 @@ class SearchSession:
                 "in this process."
             ) from error
         if not self.tuner.dask_address and self.tuner.task_runner is None:
-            for slot in range(self.tuner.max_concurrent_trials):
-                self._worker(str(slot)).start()
+            zygote.shared()  # its imports overlap the flow's first steps
 
     def crashed(self, spec: TrialSpec, error: BaseException | Any) -> TrialOutcome:
         """An INVALID outcome for a trial whose task failed outside the user's code."""

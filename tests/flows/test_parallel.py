@@ -15,6 +15,7 @@ from prefect.settings import PREFECT_API_URL
 
 import tuning as kt
 from tests.flows.helpers import build_dense, digits
+from tuning import zygote
 
 
 def _trial_runs(tuner: kt.Tuner):
@@ -257,9 +258,9 @@ class FreshProcesses(kt.RandomSearch):
     def on_trial_end(self, trial):
         psutil = pytest.importorskip("psutil")
         alive = set()
-        for child in psutil.Process().children():
-            try:  # a child may end (or be a zombie of an earlier test) while we look
-                if "tuning.workers" in " ".join(child.cmdline()) and child.is_running():
+        for child in psutil.Process(zygote.shared().pid).children():
+            try:  # a child may end while we look
+                if child.status() != psutil.STATUS_ZOMBIE:
                     alive.add(child.pid)
             except psutil.Error:
                 continue
@@ -281,12 +282,15 @@ def test_process_isolation_trains_each_trial_in_a_fresh_process_started_ahead(tm
 
 
 class WhereAmI(kt.RandomSearch):
-    """Reports which process trained the trial and that process's parent."""
+    """Reports which process trained the trial and that process's grandparent."""
 
     def run_trial(self, trial, *args, **kwargs):
+        import psutil
+
         x = trial.hyperparameters.Float("x", -1.0, 1.0)
         time.sleep(0.3)
-        return {"loss": x**2, "pid": os.getpid(), "parent_pid": os.getppid()}
+        grandparent = psutil.Process().parent().ppid()
+        return {"loss": x**2, "pid": os.getpid(), "grandparent_pid": grandparent}
 
 
 def test_trials_run_on_a_dask_cluster(tmp_path, monkeypatch):
@@ -312,7 +316,7 @@ def test_trials_run_on_a_dask_cluster(tmp_path, monkeypatch):
     assert len(trials) == 4
     assert all(t.status == kt.TrialStatus.COMPLETED for t in trials)
     assert len(_trial_runs(tuner)) == 4
-    # Each trial trained in a child process of a Dask worker.
-    parents = {int(t.metrics.get_last_value("parent_pid")) for t in trials}
-    assert parents <= worker_pids
+    # Each trial trained in a process forked from a Dask worker's zygote.
+    grandparents = {int(t.metrics.get_last_value("grandparent_pid")) for t in trials}
+    assert grandparents <= worker_pids
     assert os.getpid() not in {int(t.metrics.get_last_value("pid")) for t in trials}
