@@ -91,7 +91,7 @@ def _summary(args: argparse.Namespace) -> None:
     from tuning.tracking import LEADERBOARD_FILE, TrialStore
 
     store = TrialStore(args.project, args.directory, args.tracking_uri)
-    searches = store.searches(statuses=None)
+    searches = store.searches(statuses=None) if store.exists() else []
     if args.search_run_id:
         searches = [s for s in searches if s["run_id"] == args.search_run_id]
     if not searches:

@@ -481,6 +481,25 @@ class TrialStore:
         self._experiment_id = str(experiment_id)
         return self._experiment_id
 
+    def exists(self) -> bool:
+        """Whether the project has an experiment in the store; creates nothing.
+
+        For readers (``hyperflow summary``) that must not leave an empty
+        experiment behind when asked about a project that never ran.
+        """
+        if self._experiment_id is not None:
+            return True
+        db_path = _sqlite_path(self.tracking_uri)
+        if db_path is not None and not db_path.exists():
+            return False
+        _configure_mlflow()
+        from mlflow import MlflowClient
+        from mlflow.entities import LifecycleStage
+
+        client = self._client_ or MlflowClient(tracking_uri=self.tracking_uri)
+        experiment = self._retry(client.get_experiment_by_name, self.project_name)
+        return experiment is not None and experiment.lifecycle_stage != LifecycleStage.DELETED
+
     @property
     def experiment_id(self) -> str:
         """The project's experiment id (connects on first use)."""

@@ -192,6 +192,8 @@ def test_search_summary_and_retrain_from_the_command_line(tmp_path, capsys, monk
 
     assert main(["summary", "no-such-project", *location]) == 1
     assert "no search of 'no-such-project'" in capsys.readouterr().err
+    # Asking about a project leaves no empty experiment behind.
+    assert client.get_experiment_by_name("no-such-project") is None
 
 
 def test_digits_example_runs_its_spec_then_retrains(tmp_path, capsys):
