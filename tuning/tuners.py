@@ -71,7 +71,8 @@ class Tuner:
         max_concurrent_trials: How many trials train at once.
         isolation: Where a trial trains: ``"process"`` (a fresh child process
             per trial: memory always returns and ``max_trial_time`` can stop it,
-            at the price of one TensorFlow import per trial), ``"worker"``
+            at the price of a fork and the payload's load per trial; the
+            processes fork from a zygote that imports TensorFlow once), ``"worker"``
             (long-lived child processes, one per concurrent trial) or
             ``"none"`` (in the search's own process, as KerasTuner does).
             None picks ``"none"`` for one trial at a time and ``"worker"``
