@@ -6,7 +6,9 @@
    isolation "none" with 1 as the reference. TensorFlow is pinned to one
    thread per process (``TF_NUM_INTRAOP_THREADS=1``, ``TF_NUM_INTEROP_THREADS=1``,
    set here and inherited by the worker processes), so two trials at once can
-   use two cores. Reported: the wall-time ratio N=2 / N=1.
+   use two cores. Reported: the wall-time ratio N=2 / N=1, and the same ratio
+   for the same trainings with Keras alone in one and two processes forked from
+   the zygote (no flow, tracking or oracle): what the machine itself allows.
 2. Isolation: ``--isolation-trials`` (4) trials of a small dense model on
    digits (``--small-epochs`` 3) with isolation "none", "worker" and
    "process"; seconds per trial (the whole search's wall time over its
@@ -86,6 +88,36 @@ def build_wide(hp: Any) -> Any:
     return model
 
 
+def bare_fits(fits: int, epochs: int) -> None:
+    """Trains the wide model ``fits`` times with Keras alone: no flow, tracking or oracle.
+
+    Runs in a process forked from the zygote (no TensorFlow import to pay), as a
+    trial's worker does; the scaling part's reference for what the machine allows.
+    """
+    (x, y), validation = digits()
+    for k in range(fits):
+        hp = kt.HyperParameters()
+        hp.Fixed("units", (256, 384, 512)[k % 3])
+        hp.Fixed("lr", 1e-3)
+        build_wide(hp).fit(x, y, epochs=epochs, validation_data=validation, verbose=0)
+
+
+def _bare(trials: int, epochs: int, concurrent: int) -> float:
+    """Wall seconds of ``trials`` bare fits over ``concurrent`` forked processes."""
+    from tuning import zygote
+
+    share, rest = divmod(trials, concurrent)
+    with Clock() as clock:
+        children = [
+            zygote.shared().spawn("scaling:bare_fits", [], (share + (k < rest), epochs))
+            for k in range(concurrent)
+        ]
+        codes = [child.wait() for child in children]
+    if any(codes):
+        raise RuntimeError(f"A bare-fit process failed (exit codes {codes}).")
+    return clock.wall
+
+
 def workers_rss_mb() -> float:
     """Resident memory of this process's trial workers, in MiB (0 when none runs)."""
     return sum(rss_mb(pid) for zygote in children(ZYGOTE) for pid in children(parent=zygote))
@@ -139,14 +171,25 @@ class Runner:
         return clock.wall, tuner
 
 
-def _scaling(runner: Runner, args: argparse.Namespace) -> tuple[list[list[str]], list[float]]:
-    runs: dict[str, list[float]] = {"worker-1": [], "worker-2": [], "none-1": []}
+def _scaling(
+    runner: Runner, args: argparse.Namespace
+) -> tuple[list[list[str]], list[float], list[float]]:
+    runs: dict[str, list[float]] = {
+        "worker-1": [],
+        "worker-2": [],
+        "none-1": [],
+        "bare-1": [],
+        "bare-2": [],
+    }
     for repeat in range(args.repeats):
         for name in runs:
             isolation, concurrent = name.split("-")
-            wall, _ = runner.search(
-                build_wide, args.trials, args.epochs, isolation, int(concurrent)
-            )
+            if isolation == "bare":
+                wall = _bare(args.trials, args.epochs, int(concurrent))
+            else:
+                wall, _ = runner.search(
+                    build_wide, args.trials, args.epochs, isolation, int(concurrent)
+                )
             runs[name].append(wall)
         print(
             f"scaling, repeat {repeat + 1}: "
@@ -154,11 +197,14 @@ def _scaling(runner: Runner, args: argparse.Namespace) -> tuple[list[list[str]],
             flush=True,
         )
     ratios = [two / one for one, two in zip(runs["worker-1"], runs["worker-2"], strict=True)]
+    bare = [two / one for one, two in zip(runs["bare-1"], runs["bare-2"], strict=True)]
     base = statistics.median(runs["worker-1"])
     labels = {
         "worker-1": 'max_concurrent_trials=1, isolation="worker"',
         "worker-2": 'max_concurrent_trials=2, isolation="worker"',
         "none-1": 'max_concurrent_trials=1, isolation="none" (reference)',
+        "bare-1": "Keras alone, 1 process (the machine's reference)",
+        "bare-2": "Keras alone, 2 processes at once",
     }
     rows = []
     for name, walls in runs.items():
@@ -172,7 +218,7 @@ def _scaling(runner: Runner, args: argparse.Namespace) -> tuple[list[list[str]],
                 ", ".join(f"{w:.1f}" for w in walls),
             ]
         )
-    return rows, ratios
+    return rows, ratios, bare
 
 
 def _isolation(runner: Runner, args: argparse.Namespace) -> list[list[str]]:
@@ -242,7 +288,7 @@ def main(argv: list[str] | None = None) -> None:
     runner = Runner(args.seed)
     startup, _ = runner.search(build_dense, 1, 1, "worker")
     print(f"Start-up (a one-trial warm-up search): {startup:.1f} s", flush=True)
-    scaling_rows, ratios = _scaling(runner, args)
+    scaling_rows, ratios, bare_ratios = _scaling(runner, args)
     isolation_rows = _isolation(runner, args)
     memory_rows, growths = _memory(runner, args)
     load_end = load()
@@ -272,7 +318,9 @@ def main(argv: list[str] | None = None) -> None:
     summary = [
         f'- Scaling: wall-time ratio N=2 / N=1 (isolation "worker") {ratio:.2f} (per repeat: '
         f"{', '.join(f'{r:.2f}' for r in ratios)}); target < {TARGET_RATIO}: "
-        f"{'met' if ratio < TARGET_RATIO else 'MISSED'}.",
+        f"{'met' if ratio < TARGET_RATIO else 'MISSED'}. The same trainings with Keras "
+        f"alone in forked processes: {statistics.median(bare_ratios):.2f} (per repeat: "
+        f"{', '.join(f'{r:.2f}' for r in bare_ratios)}), what two cores of this machine give.",
         "- Memory: growth of the search process between trial 3 and trial "
         f"{args.memory_trials}: "
         + ", ".join(
