@@ -679,7 +679,8 @@ def run_suite(
 
     Each finished run is also appended to ``<suite>.runs.jsonl`` as it ends, so
     that a killed suite can go on where it stopped (``resume``) or be rendered
-    as it stands (``python -m benchmarks report --partial``).
+    as it stands (``python -m benchmarks report --partial``). Resumed without
+    the cost part, it keeps the cost results of ``<suite>.json``.
     """
     started = time.perf_counter()
     _quiet()
@@ -695,6 +696,7 @@ def run_suite(
     ]
     if done:
         log(f"Resuming: {len(done)} runs already in {journal}.")
+        results["resumed_runs"] = len(done)
     log(f"{len(todo)} runs on {jobs} worker processes.")
     with journal.open("a" if resume else "w") as file:
 
@@ -704,6 +706,13 @@ def run_suite(
 
         results["runs"] = done + (run_tasks(todo, suite, jobs, log, keep) if todo else [])
     results["search_seconds"] = time.perf_counter() - started
+    previous = output / f"{suite.name}.json"
+    if resume and "cost" not in parts and previous.exists():
+        # Adding runs to a finished suite keeps its cost measurements.
+        earlier = json.loads(previous.read_text())
+        results.update(
+            {k: earlier[k] for k in ("proposal", "overhead", "external") if k in earlier}
+        )
     if "cost" in parts:
         log("Cost: proposal time ...")
         results["proposal"] = proposal_times(suite)
@@ -1436,10 +1445,13 @@ def _lower_first(text: str) -> str:
 def _runtime(results: Mapping[str, Any]) -> str:
     if results.get("partial") or not math.isfinite(results["seconds"]):
         return f"PARTIAL: the {len(results['runs'])} runs finished so far."
-    return (
+    text = (
         f"Runtime {results['seconds'] / 60:.1f} min "
-        f"({results['search_seconds'] / 60:.1f} min for the search runs)."
+        f"({results['search_seconds'] / 60:.1f} min for the search runs)"
     )
+    if results.get("resumed_runs"):
+        text += f" of the last invocation, which resumed {results['resumed_runs']} earlier runs"
+    return text + "."
 
 
 def _kt_seeds(suite: Mapping[str, Any]) -> str:
