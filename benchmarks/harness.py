@@ -680,7 +680,8 @@ def run_suite(
     Each finished run is also appended to ``<suite>.runs.jsonl`` as it ends, so
     that a killed suite can go on where it stopped (``resume``) or be rendered
     as it stands (``python -m benchmarks report --partial``). Resumed without
-    the cost part, it keeps the cost results of ``<suite>.json``.
+    the cost part, it keeps the cost results of ``<suite>.json`` (and reads the
+    other scripts' reports again).
     """
     started = time.perf_counter()
     _quiet()
@@ -708,11 +709,11 @@ def run_suite(
     results["search_seconds"] = time.perf_counter() - started
     previous = output / f"{suite.name}.json"
     if resume and "cost" not in parts and previous.exists():
-        # Adding runs to a finished suite keeps its cost measurements.
+        # Adding runs to a finished suite keeps its cost measurements; the other
+        # scripts' reports are read again, as they stand.
         earlier = json.loads(previous.read_text())
-        results.update(
-            {k: earlier[k] for k in ("proposal", "overhead", "external") if k in earlier}
-        )
+        results.update({k: earlier[k] for k in ("proposal", "overhead") if k in earlier})
+        results["external"] = external(suite)
     if "cost" in parts:
         log("Cost: proposal time ...")
         results["proposal"] = proposal_times(suite)
