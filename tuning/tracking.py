@@ -76,7 +76,7 @@ if TYPE_CHECKING:
     from mlflow import MlflowClient
     from mlflow.entities import Run
 
-__all__ = ["TrialStore", "resolve_tracking_uri"]
+__all__ = ["TrialStore", "configure_mlflow", "resolve_tracking_uri"]
 
 _logger = logging.getLogger(__name__)
 
@@ -286,8 +286,8 @@ class _DropLockedErrors(logging.Filter):
 _DROP_LOCKED_ERRORS = _DropLockedErrors()
 
 
-def _configure_mlflow() -> None:
-    """Process-wide settings made by ``connect()``, never at import.
+def configure_mlflow() -> None:
+    """Process-wide settings made by ``connect()`` (and by the zygote), never at import.
 
     Telemetry is switched off before MLflow is first imported here (MLflow
     starts its telemetry thread at import and checks the variable again on
@@ -449,7 +449,7 @@ class TrialStore:
         """
         if self._experiment_id is not None:
             return self._experiment_id
-        _configure_mlflow()
+        configure_mlflow()
         from mlflow import MlflowClient
         from mlflow.entities import LifecycleStage
 
@@ -492,7 +492,7 @@ class TrialStore:
         db_path = _sqlite_path(self.tracking_uri)
         if db_path is not None and not db_path.exists():
             return False
-        _configure_mlflow()
+        configure_mlflow()
         from mlflow import MlflowClient
         from mlflow.entities import LifecycleStage
 
@@ -1119,7 +1119,7 @@ class TrialStore:
         Raises:
             mlflow.exceptions.MlflowException: No such run.
         """
-        _configure_mlflow()
+        configure_mlflow()
         from mlflow import MlflowClient
 
         client = MlflowClient(tracking_uri=resolve_tracking_uri(directory, tracking_uri))

@@ -46,8 +46,9 @@ from typing import Any
 
 __all__ = ["ForkedProcess", "Zygote", "shared"]
 
-#: What the zygote imports before it serves; a module that fails to import is skipped.
-PRELOAD = ("keras", "mlflow", "tuning.tuners", "tuning.workers")
+#: What the zygote imports before it serves (MLflow too, through ``tuning.tracking``);
+#: a module that fails to import is skipped.
+PRELOAD = ("keras", "tuning.tuners", "tuning.workers")
 
 
 class Zygote:
@@ -251,12 +252,17 @@ def _exists(pid: int) -> bool:
 
 
 def _preload() -> None:
-    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # no telemetry thread to fork
     for module in PRELOAD:
         try:
             importlib.import_module(module)
         except Exception:  # noqa: BLE001 - the child reports the error when it needs the module
             continue
+    try:
+        from tuning.tracking import configure_mlflow
+
+        configure_mlflow()  # imports MLflow as trials will: telemetry off, quiet loggers
+    except Exception:  # noqa: BLE001 - as above
+        pass
     # Keep the imported objects out of the children's collections, so that the
     # collector never writes to (and so copies) the pages they share.
     gc.collect()

@@ -25,7 +25,7 @@ def report(fd: int, variable: str) -> None:
                     "parent": os.getppid(),
                     "variable": os.environ.get(variable),
                     "cwd": os.getcwd(),
-                    "preloaded": [m for m in zygote.PRELOAD if m in sys.modules],
+                    "preloaded": [m for m in (*zygote.PRELOAD, "mlflow") if m in sys.modules],
                 }
             )
         )
@@ -54,7 +54,7 @@ def test_a_child_has_the_preloads_and_the_callers_current_settings(tmp_path, mon
     assert seen["parent"] == shared.pid != os.getpid()
     assert seen["variable"] == "from-the-parent"
     assert seen["cwd"] == str(tmp_path)
-    assert seen["preloaded"] == list(zygote.PRELOAD)
+    assert seen["preloaded"] == [*zygote.PRELOAD, "mlflow"]
 
 
 def test_extra_environment_applies_to_that_child_only(monkeypatch):
