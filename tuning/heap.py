@@ -6,6 +6,11 @@ objects that live as long as it does; one full ``gc.collect()`` walks them all
 what survives its first collection (``gc.freeze``), so that later collections
 walk only what trials allocated since. Reference counting still frees frozen
 objects; only reference cycles among them wait for ``thaw``.
+
+A trial worker forked from the zygote starts with the zygote's imports
+frozen, so ``collect`` would leave its heap alone; after its first trial it
+``adopt``s the heap, and what it has loaded by then (the tuner, the data,
+MLflow's client, TensorFlow's runtime) is frozen at the next collection.
 """
 
 from __future__ import annotations
@@ -13,22 +18,34 @@ from __future__ import annotations
 import gc
 import threading
 
-__all__ = ["collect", "thaw"]
+__all__ = ["adopt", "collect", "thaw"]
 
 _lock = threading.Lock()
 _frozen_here = False
+_adopted = False
+
+
+def adopt() -> None:
+    """Declares this process's heap ours, though its parent froze part of it.
+
+    For a process that only trains trials: the next ``collect`` freezes what
+    survives it, on top of what the parent froze.
+    """
+    global _adopted
+    with _lock:
+        _adopted = True
 
 
 def collect() -> None:
     """Collects garbage; the first call also freezes the objects that survive it.
 
     Leaves the heap alone where someone else already froze it (``gc.freeze``
-    is process-wide).
+    is process-wide), unless the process ``adopt``ed it.
     """
     global _frozen_here
     gc.collect()
     with _lock:
-        if gc.get_freeze_count() == 0:
+        if not _frozen_here and (_adopted or gc.get_freeze_count() == 0):
             gc.freeze()
             _frozen_here = True
 

@@ -95,6 +95,7 @@ class SearchSession:
             attempt=attempt,
             hyperparameters=trial.hyperparameters.get_config(),
             run_id=run_id,
+            artifact_uri=self.store.artifact_uri(run_id),
             search_run_id=self.tuner.search_run_id or "",
             tracking_uri=self.store.tracking_uri,
             seed=self._trial_seed(trial.trial_id, attempt),

@@ -557,10 +557,15 @@ class TrialStore:
                 synchronous=True,
             )
 
-    def _artifact_uri(self, run_id: str) -> str:
+    def artifact_uri(self, run_id: str) -> str:
+        """Where the run's artifacts live (asked of MLflow once per run, then cached)."""
         if run_id not in self._artifact_uris:
             self._artifact_uris[run_id] = self._call("get_run", run_id).info.artifact_uri
         return self._artifact_uris[run_id]
+
+    def note_artifact_uri(self, run_id: str, uri: str) -> None:
+        """Caches a run's artifact location learnt elsewhere (a trial's spec), sparing a lookup."""
+        self._artifact_uris[run_id] = uri
 
     def _repo(self, run_id: str) -> Any:
         """The run's ``ArtifactRepository`` (cached; built from the URI ``create_run`` gave)."""
@@ -570,7 +575,7 @@ class TrialStore:
             )
 
             self._repos[run_id] = get_artifact_repository(
-                self._artifact_uri(run_id), tracking_uri=self.tracking_uri
+                self.artifact_uri(run_id), tracking_uri=self.tracking_uri
             )
         return self._repos[run_id]
 
@@ -874,7 +879,7 @@ class TrialStore:
         else:
             self._retry(repo.log_artifact, str(local_path), artifact_path)
             relative = posixpath.join(artifact_path or "", local_path.name)
-        base = self._artifact_uri(run_id).rstrip("/")
+        base = self.artifact_uri(run_id).rstrip("/")
         return f"{base}/{relative}" if relative else base
 
     def log_dict(

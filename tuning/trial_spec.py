@@ -27,6 +27,7 @@ class TrialSpec:
         attempt: 0 for the first run, then one more per retry or resume.
         hyperparameters: ``HyperParameters.get_config()`` of the trial.
         run_id: The trial's MLflow run.
+        artifact_uri: Where that run's artifacts go (a worker need not ask MLflow).
         search_run_id: The search's (parent) MLflow run.
         tracking_uri: Where the MLflow store is.
         seed: The trial's seed, derived from the search seed.
@@ -46,6 +47,7 @@ class TrialSpec:
     attempt: int = 0
     hyperparameters: dict[str, Any] = field(default_factory=dict)
     run_id: str = ""
+    artifact_uri: str = ""
     search_run_id: str = ""
     tracking_uri: str = ""
     seed: int = 0

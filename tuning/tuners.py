@@ -330,6 +330,8 @@ class Tuner:
             The trial's result: its status, per-execution curves, error if any.
         """
         trial = Trial(HyperParameters.from_config(spec.hyperparameters), trial_id=spec.trial_id)
+        if spec.artifact_uri:
+            self.store.note_artifact_uri(spec.run_id, spec.artifact_uri)
         checkpoint_dir = tempfile.mkdtemp(prefix=f"hyperflow-trial-{spec.trial_id}-")
         recorder = TrialRecorder(
             self.store,

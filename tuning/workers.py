@@ -22,7 +22,7 @@ from typing import Any
 
 import cloudpickle
 
-from tuning import zygote
+from tuning import heap, zygote
 from tuning.trial import TrialStatus
 from tuning.trial_spec import TrialResult, TrialSpec
 
@@ -210,3 +210,5 @@ def serve(fd: int, payload_path: str) -> None:
             return
         result = tuner.execute_trial(TrialSpec(**message), fit_args, fit_kwargs)
         connection.send(result.to_dict())
+        # What outlives a trial is here for good now: freeze it at the next build.
+        heap.adopt()

@@ -48,3 +48,15 @@ def test_a_heap_frozen_by_someone_else_stays_frozen():
     # Unfreezing would empty the permanent generation; frozen objects that other
     # threads free meanwhile make it shrink a little, so compare loosely.
     assert gc.get_freeze_count() > frozen // 2
+
+
+def test_an_adopted_heap_is_frozen_again_on_top_of_the_parents_freeze(monkeypatch):
+    monkeypatch.setattr(heap, "_adopted", False)  # adoption lasts the process
+    gc.freeze()  # what a zygote leaves its forked children
+    frozen = gc.get_freeze_count()
+    survivors = [_Node() for _ in range(1000)]
+    heap.collect()
+    assert gc.get_freeze_count() < frozen + len(survivors)  # not adopted: left alone
+    heap.adopt()
+    heap.collect()
+    assert gc.get_freeze_count() >= frozen + len(survivors)

@@ -179,6 +179,24 @@ def test_store_pickles_as_configuration(store):
     assert clone.connect() == store.connect()
 
 
+def test_a_worker_told_the_artifact_uri_writes_artifacts_without_asking_mlflow(store):
+    import pickle
+
+    search = store.start_search("RandomSearch", {}, {})
+    run_id = store.start_trial(search, "00", {"units": 8})
+    worker = pickle.loads(pickle.dumps(store))  # another process's copy knows no run
+    worker.note_artifact_uri(run_id, store.artifact_uri(run_id))
+    asked = []
+    worker.connect()
+    original = worker._client_.get_run
+    worker._client_.get_run = lambda *a, **k: asked.append(a) or original(*a, **k)
+
+    worker.log_dict(run_id, {"layers": 2}, "build_config.json")
+
+    assert asked == []
+    assert store.read_dict(run_id, "build_config.json") == {"layers": 2}
+
+
 # A search with trials ---------------------------------------------------------------------
 
 
