@@ -19,8 +19,9 @@
    ``on_trial_end`` (which runs in the search's process); the worker
    process's memory is shown next to it.
 
-Every search of a part alternates with the others and parts 1 and 2 repeat
-``--repeats`` times (medians; ratios are taken per repeat, side by side). A
+Every search of a part alternates with the others (in reverse order on every
+other repeat) and parts 1 and 2 repeat ``--repeats`` (5) times (medians; ratios
+are taken per repeat, side by side). A
 one-trial warm-up search with a worker process first pays the one-time
 start-up (Prefect's temporary server, MLflow's database, TensorFlow in this
 process and in the zygote that worker processes fork from). All searches share one MLflow store,
@@ -28,7 +29,7 @@ each in its own project. The tables go to ``benchmarks/results/scaling.md``.
 
 Usage:
     python benchmarks/scaling.py [--trials 8] [--epochs 5] [--isolation-trials 4]
-                                 [--small-epochs 3] [--memory-trials 30] [--repeats 2]
+                                 [--small-epochs 3] [--memory-trials 30] [--repeats 5]
 """
 
 from __future__ import annotations
@@ -171,6 +172,11 @@ class Runner:
         return clock.wall, tuner
 
 
+def _alternating(names: list[str], repeat: int) -> list[str]:
+    """``names`` in order on even repeats, reversed on odd ones: no arm always runs first."""
+    return names if repeat % 2 == 0 else names[::-1]
+
+
 def _scaling(
     runner: Runner, args: argparse.Namespace
 ) -> tuple[list[list[str]], list[float], list[float]]:
@@ -182,7 +188,7 @@ def _scaling(
         "bare-2": [],
     }
     for repeat in range(args.repeats):
-        for name in runs:
+        for name in _alternating(list(runs), repeat):
             isolation, concurrent = name.split("-")
             if isolation == "bare":
                 wall = _bare(args.trials, args.epochs, int(concurrent))
@@ -225,7 +231,7 @@ def _isolation(runner: Runner, args: argparse.Namespace) -> list[list[str]]:
     modes = ("none", "worker", "process")
     walls: dict[str, list[float]] = {mode: [] for mode in modes}
     for repeat in range(args.repeats):
-        for mode in modes:
+        for mode in _alternating(list(modes), repeat):
             wall, _ = runner.search(build_dense, args.isolation_trials, args.small_epochs, mode)
             walls[mode].append(wall / args.isolation_trials)
         print(
@@ -279,7 +285,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--isolation-trials", type=int, default=4)
     parser.add_argument("--small-epochs", type=int, default=3, help="epochs of the small model")
     parser.add_argument("--memory-trials", type=int, default=30)
-    parser.add_argument("--repeats", type=int, default=2, help="repeats of parts 1 and 2")
+    # Searches in a row on this machine differ by up to 30 %: two repeats once gave a
+    # median ratio of 0.59 where five repeats on the same code gave 0.76.
+    parser.add_argument("--repeats", type=int, default=5, help="repeats of parts 1 and 2")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     load_start = load()
@@ -338,7 +346,7 @@ def main(argv: list[str] | None = None) -> None:
     lines += [
         "## Concurrent trials",
         "",
-        f"Medians of {args.repeats} searches each, alternating.",
+        f"Medians of {args.repeats} searches each, alternating (reversed every other repeat).",
         "",
         markdown_table(scaling_headers, scaling_rows),
         "",
