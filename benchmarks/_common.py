@@ -182,6 +182,38 @@ def children(marker: str = "", parent: int | None = None) -> list[int]:
     return found
 
 
+#: In the command line of Prefect's temporary server.
+PREFECT_SERVER = "prefect.server.api.server"
+
+
+def settle_server(quiet_share: float = 0.05, window: float = 0.5, limit: float = 60.0) -> float:
+    """Waits until Prefect's temporary server has worked off the events of earlier searches.
+
+    The server records a search's task-run events after the search returns (two
+    to three CPU seconds for 50 trivial trials on 2 cores); a search started
+    meanwhile competes with that backlog for the CPU, which made back-to-back
+    measurements of the same search differ by 2-3x.
+
+    Args:
+        quiet_share: The server is settled once it used less than this share of
+            one core over ``window`` seconds.
+        window: Seconds per measurement.
+        limit: Gives up waiting after this many seconds.
+
+    Returns:
+        CPU seconds the server used while this waited (the earlier searches' deferred cost).
+    """
+    start = used = child_cpu_seconds(PREFECT_SERVER)
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        time.sleep(window)
+        now = child_cpu_seconds(PREFECT_SERVER)
+        if now - used < quiet_share * window:
+            return now - start
+        used = now
+    return used - start
+
+
 def child_cpu_seconds(marker: str) -> float:
     """CPU seconds (user + system) used so far by the children ``children(marker)`` names."""
     ticks = os.sysconf("SC_CLK_TCK")

@@ -19,13 +19,15 @@
    ``on_trial_end`` (which runs in the search's process); the worker
    process's memory is shown next to it.
 
-Every search of a part alternates with the others (in reverse order on every
-other repeat) and parts 1 and 2 repeat ``--repeats`` (5) times (medians; ratios
-are taken per repeat, side by side). A
-one-trial warm-up search with a worker process first pays the one-time
+Each search starts once Prefect's temporary server has recorded the previous
+search's events (``settle_server``). Every search of a part alternates with
+the others (in reverse order on every other repeat), and parts 1 and 2 repeat
+``--repeats`` (5) times (medians; ratios are taken per repeat, side by side).
+A one-trial warm-up search with a worker process first pays the one-time
 start-up (Prefect's temporary server, MLflow's database, TensorFlow in this
-process and in the zygote that worker processes fork from). All searches share one MLflow store,
-each in its own project. The tables go to ``benchmarks/results/scaling.md``.
+process and in the zygote that worker processes fork from). All searches
+share one MLflow store, each in its own project. The tables go to
+``benchmarks/results/scaling.md``.
 
 Usage:
     python benchmarks/scaling.py [--trials 8] [--epochs 5] [--isolation-trials 4]
@@ -58,6 +60,7 @@ from _common import (  # noqa: E402
     load,
     markdown_table,
     rss_mb,
+    settle_server,
     text_table,
 )
 
@@ -108,6 +111,7 @@ def _bare(trials: int, epochs: int, concurrent: int) -> float:
     from tuning import zygote
 
     share, rest = divmod(trials, concurrent)
+    settle_server()
     with Clock() as clock:
         children = [
             zygote.shared().spawn("scaling:bare_fits", [], (share + (k < rest), epochs))
@@ -167,6 +171,7 @@ class Runner:
             max_concurrent_trials=concurrent,
             isolation=isolation,
         )
+        settle_server()
         with Clock() as clock:
             tuner.search(x, y, epochs=epochs, validation_data=validation, verbose=0)
         return clock.wall, tuner
