@@ -45,7 +45,7 @@ def collect() -> None:
     global _frozen_here
     gc.collect()
     with _lock:
-        if not _frozen_here and (_adopted or gc.get_freeze_count() == 0):
+        if gc.get_freeze_count() == 0 or (_adopted and not _frozen_here):
             gc.freeze()
             _frozen_here = True
 

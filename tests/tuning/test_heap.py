@@ -40,6 +40,13 @@ def test_cycles_made_after_the_freeze_are_still_collected():
     assert alive() is None
 
 
+def test_a_heap_unfrozen_by_someone_else_is_frozen_again(monkeypatch):
+    monkeypatch.setattr(heap, "_frozen_here", True)  # frozen here, then gc.unfreeze() elsewhere
+    node = _Node()
+    heap.collect()
+    assert not any(obj is node for obj in gc.get_objects())  # in the permanent generation
+
+
 def test_a_heap_frozen_by_someone_else_stays_frozen():
     gc.freeze()
     frozen = gc.get_freeze_count()
@@ -51,7 +58,7 @@ def test_a_heap_frozen_by_someone_else_stays_frozen():
 
 
 def test_an_adopted_heap_is_frozen_again_on_top_of_the_parents_freeze(monkeypatch):
-    # Module state a search earlier in this process may have left behind.
+    # Module flags start as in a freshly forked worker.
     monkeypatch.setattr(heap, "_adopted", False)
     monkeypatch.setattr(heap, "_frozen_here", False)
     gc.freeze()  # what a zygote leaves its forked children
