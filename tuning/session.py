@@ -85,6 +85,9 @@ class SearchSession:
             self.tuner.search_run_id, trial.trial_id, trial.values, attempt=attempt
         )
         self.tuner.trial_run_ids[trial.trial_id] = run_id
+        # Saved before the trial can end: a search killed after the trial's run
+        # ended then replays it on resume instead of running it again.
+        self.store.save_state(self.tuner.search_run_id, self.oracle.get_state())
         parent = trial.values.get("tuner/trial_id")
         best = self.oracle.get_best_trials(1)
         self.display.trial_begin(trial, best[0].hyperparameters if best else None)

@@ -76,3 +76,26 @@ def test_search_killed_mid_trial_resumes_without_rerunning_completed_trials(tmp_
     for trial_id, run_id in before.items():  # the runs that completed before the kill are kept
         assert tuner.trial_run_ids[trial_id] == run_id
     assert all(r.data.tags.get("hyperflow.status") in ("COMPLETED", "KILLED") for r in runs)
+
+
+class _StateWatcher(kt.RandomSearch):
+    """Reads the saved search state while each trial trains."""
+
+    saved_while_training: dict[str, list[str]] = {}
+
+    def run_trial(self, trial, *args, **kwargs):
+        x = trial.hyperparameters.Float("x", -1.0, 1.0)
+        state = self.store.load_state(self.search_run_id)
+        self.saved_while_training[trial.trial_id] = list(state["ongoing_trials"].values())
+        return (x - 0.25) ** 2
+
+
+def test_a_trial_is_in_the_saved_state_before_it_can_end(tmp_path):
+    # Otherwise a kill between the end of a trial's run and the next state save
+    # leaves a finished run the resumed oracle knows nothing of: the trial runs twice.
+    tuner = _StateWatcher(
+        max_trials=3, seed=1, directory=str(tmp_path), project_name="watched", isolation="none"
+    )
+    tuner.search(verbose=0)
+
+    assert tuner.saved_while_training == {t: [t] for t in ("00", "01", "02")}
