@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from tuning.oracles.base import Oracle
@@ -14,7 +15,8 @@ class RandomSearchOracle(Oracle):
     """Samples each active hyperparameter uniformly in its probability space.
 
     After 20 draws in a row that repeat an earlier configuration the space
-    counts as exhausted and the search ends early.
+    counts as exhausted and the search ends early; it stays over (for every
+    worker, and after ``set_state``) until the space grows.
 
     Args:
         objective: See ``Oracle``.
@@ -60,8 +62,29 @@ class RandomSearchOracle(Oracle):
             **kwargs,
         )
 
+    def _reset_state(self) -> None:
+        super()._reset_state()
+        # The size of the space when it counted as exhausted; None while it has not.
+        self._exhausted_at: int | None = None
+
     def populate_space(self, trial_id: str) -> dict[str, Any]:
+        # Without this verdict kept, a later call would draw afresh and could find an
+        # untried configuration: the search, over for one worker, would go on for another
+        # (or resume after it ended). Only hyperparameters declared since reopen it.
+        size = len(self.hyperparameters.space)
+        if self._exhausted_at == size:
+            return {"status": TrialStatus.STOPPED}
         values = self._random_values()
         if values is None:
+            self._exhausted_at = size
             return {"status": TrialStatus.STOPPED}
         return {"status": TrialStatus.RUNNING, "values": values}
+
+    def get_state(self) -> dict[str, Any]:
+        """The search state, with whether the space counts as exhausted."""
+        return {**super().get_state(), "exhausted_at": self._exhausted_at}
+
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        """Restores ``get_state``'s output; the search continues identically."""
+        super().set_state(state)
+        self._exhausted_at = state.get("exhausted_at")
