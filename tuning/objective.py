@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 __all__ = [
+    "best_point",
     "DefaultObjective",
     "MultiObjective",
     "Objective",
@@ -201,6 +202,26 @@ def create_objective(objective: Any) -> Objective:
         objectives = [_single(o) for o in objective]
         return objectives[0] if len(objectives) == 1 else MultiObjective(objectives)
     return _single(objective)
+
+
+def best_point(points: Iterable[tuple[int, float]], direction: str) -> tuple[int, float] | None:
+    """The best ``(step, value)`` of a curve: NaN values ignored, the earliest of equals.
+
+    The one definition of "best step" that scoring an execution, scoring a
+    trial's curve and a metric's history share.
+
+    Args:
+        points: ``(step, value)`` pairs, in step order.
+        direction: ``"min"`` or ``"max"``.
+
+    Returns:
+        The best pair, or None when no value is a number.
+    """
+    finite = [(int(step), float(value)) for step, value in points if not math.isnan(value)]
+    if not finite:
+        return None
+    sign = 1.0 if direction == "min" else -1.0
+    return min(finite, key=lambda point: sign * point[1])
 
 
 def pareto_front(points: Sequence[Sequence[float]], directions: Sequence[str]) -> list[int]:

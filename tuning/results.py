@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from tuning.errors import FatalTypeError, FatalValueError
-from tuning.objective import Objective
+from tuning.objective import Objective, best_point
 
 __all__ = ["Evaluation", "Execution", "aggregate", "to_executions"]
 
@@ -44,13 +44,11 @@ class Evaluation:
     Attributes:
         score: Mean over executions of each execution's best objective value.
         best_step: Mean (rounded) of the executions' best steps.
-        metrics: Every metric at each execution's best step, averaged.
         curve: Each step's metrics averaged over the executions that reached it.
     """
 
     score: float
     best_step: int
-    metrics: dict[str, float]
     curve: dict[int, dict[str, float]] = field(default_factory=dict)
 
 
@@ -118,30 +116,21 @@ def aggregate(executions: Sequence[Execution], objective: Objective) -> Evaluati
     """Scores a trial from its executions, as KerasTuner does.
 
     Each execution's best step is where its objective value is best (NaN
-    ignored); the score is the mean of those best values and every metric is
-    averaged at the executions' best steps.
+    ignored, the earliest of equals); the score is the mean of those best values.
 
     Raises:
         FatalValueError: The objective's metric is not among the reported ones.
     """
-    best_values, best_steps, at_best = [], [], []
-    sign = 1.0 if objective.direction == "min" else -1.0
+    best_values, best_steps = [], []
     for execution in executions:
         values = _objective_values(execution, objective)
-        finite = [i for i, v in enumerate(values) if not math.isnan(v)]
-        if not finite:
+        best = best_point(zip(execution.steps, values, strict=True), objective.direction)
+        if best is None:
             best_values.append(math.nan)
             best_steps.append(execution.steps[-1] if execution.steps else 0)
-            at_best.append({k: v[-1] for k, v in execution.metrics.items() if v})
             continue
-        index = min(finite, key=lambda i: sign * values[i])
-        best_values.append(values[index])
-        best_steps.append(execution.steps[index])
-        at_best.append({k: v[index] for k, v in execution.metrics.items() if len(v) > index})
-    names = set().union(*at_best)
-    metrics = {
-        name: float(np.mean([m[name] for m in at_best if name in m])) for name in sorted(names)
-    }
+        best_steps.append(best[0])
+        best_values.append(best[1])
     curve: dict[int, dict[str, list[float]]] = {}
     for execution in executions:
         for i, step in enumerate(execution.steps):
@@ -151,7 +140,6 @@ def aggregate(executions: Sequence[Execution], objective: Objective) -> Evaluati
     return Evaluation(
         score=float(np.mean(best_values)),
         best_step=int(round(float(np.mean(best_steps)))),
-        metrics=metrics,
         curve={
             step: {name: float(np.mean(v)) for name, v in by_name.items()}
             for step, by_name in sorted(curve.items())

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import enum
-import math
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from tuning.hyperparameters import HyperParameters
-from tuning.objective import infer_direction
+from tuning.objective import best_point, infer_direction
 
 __all__ = ["MetricHistory", "MetricsTracker", "Trial", "TrialStatus"]
 
@@ -66,11 +65,7 @@ class MetricHistory:
 
     def best(self) -> tuple[int, float] | None:
         """The ``(step, value)`` with the best mean value, or None if empty."""
-        history = [(s, v) for s, v in self.get_history() if not math.isnan(v)]
-        if not history:
-            return None
-        pick = min if self.direction == "min" else max
-        return pick(history, key=lambda sv: sv[1])
+        return best_point(self.get_history(), self.direction)
 
     def best_value(self) -> float | None:
         best = self.best()

@@ -9,6 +9,7 @@ configurations, pruning and the failure limit live here.
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -18,7 +19,17 @@ import numpy as np
 
 from tuning.errors import FatalRuntimeError
 from tuning.hyperparameters import HyperParameters
-from tuning.objective import Objective, create_objective, pareto_front
+from tuning.objective import Objective, best_point, create_objective
+from tuning.oracles._trials import (
+    active_values,
+    best_trials,
+    direction_of,
+    objective_curve,
+    pareto_trials,
+    sample_values,
+    scored_trials,
+    warm_start_points,
+)
 from tuning.pruning import MedianStoppingRule
 from tuning.trial import Trial, TrialStatus
 
@@ -141,22 +152,13 @@ class Oracle:
         return None
 
     def _sample(self, rng: np.random.Generator) -> dict[str, Any]:
-        hps = self.hyperparameters.copy()
-        values: dict[str, Any] = {}
-        for hp in hps.space:  # parents come before their children
-            hps.values = values
-            if hps.is_active(hp):
-                values[hp.name] = hp.random_sample(rng) if self._is_tuned(hp.name) else hp.default
-        return values
+        return sample_values(self.hyperparameters, rng, self._is_tuned)
 
     def _is_tuned(self, name: str) -> bool:
         return self.tune_new_entries or name in self._fixed_names
 
     def _active_values(self, values: Mapping[str, Any]) -> dict[str, Any]:
-        """``values`` completed with defaults and cut to what is active."""
-        hps = self.hyperparameters.copy()
-        hps.values = {**{hp.name: hp.default for hp in hps.space}, **values}
-        return hps.values
+        return active_values(self.hyperparameters, values)
 
     # Ask ----------------------------------------------------------------------
 
@@ -239,17 +241,13 @@ class Oracle:
         """
         if not isinstance(values, Mapping):
             raise TypeError(f"enqueue_trial takes a dict of values, got {type(values).__name__}.")
-        for name, value in values.items():
-            if any(hp.name == name for hp in self.hyperparameters.space):
-                self._check_value(name, value)
-        self._enqueued.append(self._active_values(values) | dict(values))
-
-    def _check_value(self, name: str, value: Any) -> None:
         for hp in self.hyperparameters.space:
-            if hp.name == name and not hp.contains(value):
+            if hp.name in values and not hp.contains(values[hp.name]):
                 raise ValueError(
-                    f"Enqueued value {value!r} for {name!r} is outside the values {hp!r} allows."
+                    f"Enqueued value {values[hp.name]!r} for {hp.name!r} is outside the values "
+                    f"{hp!r} allows."
                 )
+        self._enqueued.append(self._active_values(values) | dict(values))
 
     # Warm start ---------------------------------------------------------------
 
@@ -282,17 +280,7 @@ class Oracle:
         return used
 
     def _warm_start_points(self, trials: Sequence[Trial]) -> list[tuple[float, dict[str, Any]]]:
-        """``(score, active values)`` of the usable earlier trials, best first."""
-        known = {hp.name: hp for hp in self.hyperparameters.space}
-        points = []
-        for trial in trials:
-            score = trial.score
-            if trial.status != TrialStatus.COMPLETED or score is None or not math.isfinite(score):
-                continue
-            values = {k: v for k, v in trial.values.items() if not k.startswith("tuner/")}
-            if all(known[k].contains(v) for k, v in values.items() if k in known):
-                points.append((float(score), values))
-        return sorted(points, key=lambda point: self.objective.loss(point[0]))
+        return warm_start_points(trials, self.hyperparameters, self.objective)
 
     # Tell ---------------------------------------------------------------------
 
@@ -332,8 +320,7 @@ class Oracle:
         trial = self.trials[trial_id]
         for name in self.objective.names:
             if name in metrics:
-                direction = self._direction_of(name)
-                trial.metrics.register(name, direction)
+                trial.metrics.register(name, direction_of(self.objective, name))
         for name, value in metrics.items():
             trial.metrics.update(name, float(value), step)
         if (
@@ -348,32 +335,16 @@ class Oracle:
             trial.message = f"Pruned at step {step}: worse than the median of completed trials."
         return trial.status
 
-    def _direction_of(self, name: str) -> str:
-        for objective in getattr(self.objective, "objectives", [self.objective]):
-            if objective.name == name:
-                return objective.direction
-        return "min"
-
     def objective_curve(self, trial: Trial) -> dict[int, float]:
         """``{step: objective value}`` of a trial, at steps where all its metrics are."""
-        names = self.objective.names
-        histories = [dict(trial.metrics.get_history(name)) for name in names]
-        steps = set(histories[0]).intersection(*histories[1:]) if histories else set()
-        pairs = list(zip(names, histories, strict=True))
-        return {
-            step: self.objective.get_value({name: h[step] for name, h in pairs})
-            for step in sorted(steps)
-        }
+        return objective_curve(trial, self.objective)
 
     def pruning_reference(self) -> dict[int, float]:
         """The pruning rule's reference from completed trials (empty without a rule)."""
         if self.pruning is None:
             return {}
-        curves = [
-            self.objective_curve(t)
-            for t in self.trials.values()
-            if t.status == TrialStatus.COMPLETED
-        ]
+        completed = (t for t in self.trials.values() if t.status == TrialStatus.COMPLETED)
+        curves = [objective_curve(t, self.objective) for t in completed]
         return self.pruning.reference(curves, self.objective.direction)
 
     def score_trial(self, trial: Trial) -> None:
@@ -384,12 +355,11 @@ class Oracle:
         if trial.score is not None:
             return
         curve = self.objective_curve(trial)
-        finite = {s: v for s, v in curve.items() if not math.isnan(v)}
-        if not finite:
+        best = best_point(curve.items(), self.objective.direction)
+        if best is None:
             trial.score = float("nan") if curve else None
             return
-        pick = min if self.objective.direction == "min" else max
-        trial.best_step, trial.score = pick(finite.items(), key=lambda sv: sv[1])
+        trial.best_step, trial.score = best
 
     def end_trial(self, trial: Trial) -> None:
         """Records that ``trial`` ended, with the status and message it carries.
@@ -446,38 +416,27 @@ class Oracle:
 
     def scored_trials(self) -> list[Trial]:
         """Trials that finished with a usable score (COMPLETED or pruned)."""
-        return [
-            t
-            for t in self.trials.values()
-            if t.status in (TrialStatus.COMPLETED, TrialStatus.STOPPED)
-            and t.score is not None
-            and not math.isnan(t.score)
-        ]
+        return scored_trials(self.trials.values())
 
     def get_best_trials(self, num_trials: int = 1) -> list[Trial]:
         """The best COMPLETED trials, best first."""
-        completed = [t for t in self.scored_trials() if t.status == TrialStatus.COMPLETED]
-        sign = 1.0 if self.objective.direction == "min" else -1.0
-        return sorted(completed, key=lambda t: sign * t.score)[:num_trials]  # type: ignore[operator]
+        return best_trials(self.trials.values(), self.objective)[:num_trials]
 
     def get_pareto_trials(self) -> list[Trial]:
         """COMPLETED trials that no other trial beats on every objective.
 
         With a single objective this is the best trial.
         """
-        objectives = getattr(self.objective, "objectives", [self.objective])
-        completed = [t for t in self.scored_trials() if t.status == TrialStatus.COMPLETED]
-        points = []
-        for trial in completed:
-            if len(objectives) == 1:
-                points.append([trial.score])
-                continue
-            steps = [s for s, _ in trial.metrics.get_history(objectives[0].name)]
-            # The best step may be a mean over executions: read the nearest recorded one.
-            step = min(steps, key=lambda s: abs(s - (trial.best_step or 0)))
-            points.append([trial.metrics.get_value_at(o.name, step) for o in objectives])
-        front = pareto_front(points, [o.direction for o in objectives])
-        return [completed[i] for i in front]
+        return pareto_trials(self.trials.values(), self.objective)
+
+    def without_history(self) -> Oracle:
+        """A copy with this oracle's configuration and space but none of its trials.
+
+        What a worker process gets: it tells the objective and the pruning rule.
+        """
+        blank = copy.copy(self)
+        blank._reset_state()
+        return blank
 
     def get_trial(self, trial_id: str) -> Trial:
         return self.trials[trial_id]
