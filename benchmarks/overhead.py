@@ -216,18 +216,18 @@ def _trivial_row(name: str, timings: list[Timing], trials: int) -> list[str]:
 
 # (label, file suffix, function): cumulative time of these functions in the flow's thread.
 _STEPS = [
-    ("search() before the flow: open the search in MLflow", "tuning/tuners.py", "_open"),
+    ("search() before the flow: open the search in MLflow", "tuning/engine.py", "open"),
     ("Prefect: flow run start and end", "prefect/flow_engine.py", "run_flow_sync"),
-    ("the flow function", "flows/search.py", "search_flow"),
-    ("sample-trial: oracle + MLflow start_trial", "tuning/session.py", "sample"),
-    ("  of which MLflow start_trial", "tuning/tracking.py", "start_trial"),
+    ("the flow function", "flows/search.py", "hyperflow_search"),
+    ("sample-trial: oracle + MLflow start_trial", "tuning/engine.py", "sample"),
+    ("  of which MLflow start_trial", "tuning/store/trials.py", "start_trial"),
     ("train-trial: waiting for the pool thread", "prefect/futures.py", "as_completed"),
-    ("evaluate-trial: scoring", "tuning/session.py", "evaluate"),
-    ("update-oracle: oracle + MLflow end_trial + save_state", "tuning/session.py", "record"),
-    ("  of which MLflow end_trial", "tuning/tracking.py", "end_trial"),
-    ("  of which MLflow save_state (oracle state)", "tuning/tracking.py", "save_state"),
-    ("finish: leaderboard, plots, end_search", "tuning/session.py", "finish"),
-    ("  of which the two plots (matplotlib)", "tuning/tracking.py", "log_figures"),
+    ("evaluate-trial: scoring", "tuning/engine.py", "evaluate"),
+    ("update-oracle: oracle + MLflow end_trial + save_state", "tuning/engine.py", "record"),
+    ("  of which MLflow end_trial", "tuning/store/trials.py", "end_trial"),
+    ("  of which MLflow save_state (oracle state)", "tuning/store/state.py", "save"),
+    ("finish: leaderboard, plots, end_search", "tuning/engine.py", "finish"),
+    ("  of which the two plots (matplotlib)", "tuning/store/runs.py", "log_figures"),
     (
         "Prefect: task engine, 3 task runs in the flow's thread",
         "prefect/task_engine.py",
@@ -261,7 +261,7 @@ def profile_search(runner: Runner, trials: int) -> tuple[list[list[str]], list[l
     for label, suffix, name in _STEPS:
         calls, seconds = _cumulative(stats, suffix, name)
         if label.startswith("Prefect: flow run"):
-            seconds -= _cumulative(stats, "flows/search.py", "search_flow")[1]
+            seconds -= _cumulative(stats, "flows/search.py", "hyperflow_search")[1]
         if label.startswith("Prefect: task engine"):
             seconds -= sum(_cumulative(stats, s, n)[1] for s, n in _TASK_BODIES)
         rows.append(

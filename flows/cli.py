@@ -88,26 +88,26 @@ def _summary(args: argparse.Namespace) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from tuning.tracking import LEADERBOARD_FILE, TrialStore
+    from tuning.store import LEADERBOARD_FILE, TrialStore
 
     store = TrialStore(args.project, args.directory, args.tracking_uri)
-    searches = store.searches(statuses=None) if store.exists() else []
+    searches = store.runs.searches(statuses=None) if store.exists() else []
     if args.search_run_id:
         searches = [s for s in searches if s["run_id"] == args.search_run_id]
     if not searches:
         raise _Failure(f"no search of {args.project!r} in {store.tracking_uri}.")
     search = searches[0]
     try:
-        rows = store.read_dict(search["run_id"], LEADERBOARD_FILE)
+        rows = store.runs.read_dict(search["run_id"], LEADERBOARD_FILE)
     except Exception:  # still running: no leaderboard yet
         rows = [
             {"trial_id": r["trial_id"], "status": r["status"], "score": r["score"]}
-            for r in store.trial_runs(search["run_id"])
+            for r in store.trials.trial_runs(search["run_id"])
         ]
     rows = rows[: args.top]
     table = Table(
         title=f"{args.project}: search {search['run_id']} ({search['tuner']}, {search['status']})",
-        caption=f"MLflow: {store.run_url(search['run_id'])}",
+        caption=f"MLflow: {store.connection.run_url(search['run_id'])}",
     )
     columns = list(dict.fromkeys(key for row in rows for key in row))
     for column in columns:
@@ -117,7 +117,7 @@ def _summary(args: argparse.Namespace) -> None:
         table.add_row(*(_fmt(row.get(column)) for column in columns))
     console = Console()
     console.print(table)
-    champion = store.model_version(args.project, "champion")
+    champion = store.models.version(args.project, "champion")
     if champion is None:
         console.print(f"No champion yet: run `hyperflow retrain {args.project}`.")
     else:
@@ -128,7 +128,7 @@ def _summary(args: argparse.Namespace) -> None:
             f"Champion: models:/{args.project}@champion = version {champion['version']}"
             + (f" ({scores})" if scores else "")
         )
-    console.print(f"{len(store.searches(statuses=None))} searches in {store.tracking_uri}")
+    console.print(f"{len(store.runs.searches(statuses=None))} searches in {store.tracking_uri}")
 
 
 def _serve(args: argparse.Namespace) -> None:
@@ -150,7 +150,7 @@ def _serve(args: argparse.Namespace) -> None:
 
 
 def _ui(args: argparse.Namespace) -> None:
-    from tuning.tracking import resolve_tracking_uri
+    from tuning.store import resolve_tracking_uri
 
     uri = resolve_tracking_uri(args.directory, args.tracking_uri)
     prefect = [

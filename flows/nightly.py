@@ -24,11 +24,11 @@ from prefect.artifacts import create_markdown_artifact
 
 from flows.retrain import format_number, retrain_flow
 from flows.spec import SearchSpec, artifact_key, build_tuner, run_spec_search
-from tuning.tracking import SEARCH_SPACE_FILE
+from tuning.store import SEARCH_SPACE_FILE
 from tuning.trial import Trial
 
 if TYPE_CHECKING:
-    from tuning.tracking import TrialStore
+    from tuning.store import TrialStore
     from tuning.tuners import Tuner
 
 __all__ = ["earlier_trials", "nightly_flow"]
@@ -60,7 +60,7 @@ def nightly_flow(
     spec = spec.model_copy(update={"overwrite": True})
     tuner = build_tuner(spec)
     earlier, searches = earlier_trials(tuner, warm_start_searches)
-    used = tuner.oracle.warm_start(earlier, best_k=warm_start_best_k) if earlier else 0
+    used = tuner.engine.warm_start(earlier, best_k=warm_start_best_k) if earlier else 0
     logger.info(
         "Warm start: %d of %d completed trials from %d earlier searches with this space.",
         used,
@@ -101,11 +101,11 @@ def earlier_trials(tuner: Tuner, limit: int = 10) -> tuple[list[Trial], list[str
     store: TrialStore = tuner.store
     trials: list[Trial] = []
     used: list[str] = []
-    for search in store.searches(("FINISHED", "FAILED", "KILLED"))[:limit]:
+    for search in store.runs.searches(("FINISHED", "FAILED", "KILLED"))[:limit]:
         try:
             # The space the search started from: what tonight's tuner has now.
-            started_from = store.read_dict(search["run_id"], SEARCH_SPACE_FILE)
-            state = store.load_state(search["run_id"])
+            started_from = store.runs.read_dict(search["run_id"], SEARCH_SPACE_FILE)
+            state = store.state.load(search["run_id"])
         except Exception:  # not a Hyperflow search, or its files are gone
             continue
         if state is None or state["config"].get("objective") != objective:

@@ -5,10 +5,14 @@ Steps, each recorded in MLflow:
 1. Find the search: the project's latest finished search, or the parent run
    given. Read its spec (``spec.json``, saved by the search-spec flow) and its
    state, and pick the best COMPLETED trial.
-2. Rebuild the best model from its values and train it on train + validation
-   data for the best trial's epoch count (its best step + 1).
+2. Rebuild the best model exactly as the trial built it (the spec's tuner:
+   its compile overrides, ``max_model_size``, distribution strategy,
+   ``executions_per_trial`` and the trial's own seed, through the tuner's
+   ``TrialExecutor``) and train it on train + validation data for the best
+   trial's epoch count (its best step + 1).
 3. Evaluate it on the held-out test split: the objective's metric without its
-   ``val_`` prefix (``val_accuracy`` -> ``accuracy``), else the loss.
+   ``val_`` prefix (``val_accuracy`` -> ``accuracy``). A model that does not
+   report that metric is an error, before anything is logged.
 4. Log a run (``hyperflow.kind = retrain``, linked to the search by the tag
    ``hyperflow.search_run_id``) with the values, the epochs, the training
    curve and the test metrics; log the model with MLflow's Keras flavor and a
@@ -31,13 +35,13 @@ from flows.spec import (
     SearchSpec,
     SpecError,
     artifact_key,
+    build_tuner,
     load_data,
-    load_object,
     validate_spec,
 )
-from tuning.hypermodel import get_hypermodel
+from tuning.engine import trial_seed
 from tuning.objective import Objective, create_objective
-from tuning.tracking import TrialStore
+from tuning.store import MlflowConnection, TrialStore
 from tuning.trial import Trial, TrialStatus
 
 __all__ = ["CHAMPION", "format_number", "retrain_flow"]
@@ -73,22 +77,25 @@ def retrain_flow(
 
     Raises:
         ValueError: Neither a project nor a search is given, the project has
-            no finished search, or the search has no completed trial.
+            no finished search, the search has no completed trial, or the
+            retrained model does not report the objective's metric on the
+            test split.
         SpecError: The search has no saved spec and none is given, or the spec
             is invalid.
     """
     if not project_name and not search_run_id:
         raise ValueError("Give project_name or search_run_id: which search to retrain.")
     if not project_name:
-        project_name = TrialStore.project_of(search_run_id, directory, tracking_uri)  # type: ignore[arg-type]
+        project_name = MlflowConnection.project_of(search_run_id, directory, tracking_uri)  # type: ignore[arg-type]
     store = TrialStore(project_name, directory, tracking_uri)
     search_run_id = search_run_id or _latest_finished_search(store)
     spec = _spec(store, search_run_id, spec)
-    state = store.load_state(search_run_id)
+    state = store.state.load(search_run_id)
     if state is None:
         raise ValueError(f"Search {search_run_id} of {project_name!r} saved no state.")
     objective = create_objective(state["config"]["objective"])
     best = _best_trial(state, objective, search_run_id)
+    seed = trial_seed(state["config"]["seed"], best.trial_id, _attempt(store, search_run_id, best))
     epochs = best.best_step + 1 if best.best_step is not None else spec.epochs
     logger = get_run_logger()
     logger.info(
@@ -97,9 +104,17 @@ def retrain_flow(
         search_run_id,
         epochs,
     )
-    model, history, (x_test, y_test) = _train(spec, best, epochs)
+    trained, test = _train(spec, best, seed, epochs)
     metric, direction = objective.name.removeprefix("val_"), objective.direction
-    run_id = store.start_run(
+    model, history = trained[0]
+    test_metrics = _evaluate(model, test)
+    if metric not in test_metrics:
+        raise ValueError(
+            f"The objective {objective.name!r} is measured on the test split as {metric!r}, "
+            f"which the retrained model does not report (it reports {sorted(test_metrics)}). "
+            "Compile the model with that metric, or give the tuner metrics=[...]."
+        )
+    run_id = store.runs.start_run(
         f"retrain-{best.trial_id}",
         KIND_RETRAIN,
         tags={
@@ -107,33 +122,37 @@ def retrain_flow(
             "hyperflow.trial_id": best.trial_id,
             "mlflow.note.content": (
                 f"Trial {best.trial_id} of search [{search_run_id}]"
-                f"({store.run_url(search_run_id)}), retrained on train + validation data."
+                f"({store.connection.run_url(search_run_id)}), retrained on train + "
+                "validation data."
             ),
         },
-        params={**best.values, "epochs": epochs, "batch_size": spec.batch_size, "seed": spec.seed},
+        params={**best.values, "epochs": epochs, "batch_size": spec.batch_size, "seed": seed},
     )
     try:
-        result = _evaluate_and_register(
+        if len(trained) > 1:
+            scores = [_evaluate(m, test)[metric] for m, _ in trained]
+            store.runs.log_metrics(run_id, {f"test_{metric}_mean": sum(scores) / len(scores)}, 0)
+        result = _register(
             store,
             run_id,
-            model,
-            history,
-            (x_test, y_test),
+            (model, history, test_metrics),
+            test,
             metric,
             direction,
             {TAG_SEARCH_RUN_ID: search_run_id, "hyperflow.trial_id": best.trial_id},
         )
     except BaseException:
-        store.end_run(run_id, "FAILED")
+        store.connection.end_run(run_id, "FAILED")
         raise
-    store.end_run(run_id)
+    store.connection.end_run(run_id)
     result.update(
         project_name=project_name,
         search_run_id=search_run_id,
         trial_id=best.trial_id,
         epochs=epochs,
+        executions=len(trained),
         run_id=run_id,
-        run_url=store.run_url(run_id),
+        run_url=store.connection.run_url(run_id),
     )
     _report(result)
     logger.info(
@@ -148,7 +167,7 @@ def retrain_flow(
 
 
 def _latest_finished_search(store: TrialStore) -> str:
-    searches = store.searches(("FINISHED",))
+    searches = store.runs.searches(("FINISHED",))
     if not searches:
         raise ValueError(
             f"Project {store.project_name!r} has no finished search in {store.tracking_uri}."
@@ -162,7 +181,7 @@ def _spec(
     if spec is not None:
         return validate_spec(spec)
     try:
-        saved = store.read_dict(search_run_id, SPEC_FILE)
+        saved = store.runs.read_dict(search_run_id, SPEC_FILE)
     except Exception as error:
         raise SpecError(
             f"Search {search_run_id} has no {SPEC_FILE} (it was not run from a spec): "
@@ -183,9 +202,24 @@ def _best_trial(state: dict[str, Any], objective: Objective, search_run_id: str)
     return min(completed, key=lambda t: objective.loss(float(t.score)))  # type: ignore[arg-type]
 
 
-def _train(spec: SearchSpec, trial: Trial, epochs: int) -> tuple[Any, Any, tuple[Any, Any]]:
-    """Builds the trial's model and fits it on train + validation data; returns the test split."""
-    import keras
+def _attempt(store: TrialStore, search_run_id: str, trial: Trial) -> int:
+    """The attempt of the trial's COMPLETED run (its seed depends on it)."""
+    attempts = [
+        run["attempt"]
+        for run in store.trials.trial_runs(search_run_id)
+        if run["trial_id"] == trial.trial_id and run["status"] == TrialStatus.COMPLETED.value
+    ]
+    return max(attempts, default=0)
+
+
+def _train(
+    spec: SearchSpec, trial: Trial, seed: int, epochs: int
+) -> tuple[list[tuple[Any, Any]], tuple[Any, Any]]:
+    """Trains the trial's models on train + validation data, as its tuner built them.
+
+    Returns:
+        ``(model, history)`` per execution, and the test split.
+    """
     import numpy as np
 
     (x_train, y_train), (x_val, y_val), test = load_data(spec)
@@ -197,16 +231,17 @@ def _train(spec: SearchSpec, trial: Trial, epochs: int) -> tuple[Any, Any, tuple
             f"data: the retrain flow joins the train and validation splits with "
             f"numpy.concatenate, which failed: {error}"
         ) from error
-    keras.backend.clear_session()
-    keras.utils.set_random_seed(spec.seed if spec.seed is not None else 0)
-    hypermodel = load_object(spec.hypermodel)
-    hypermodel = get_hypermodel(hypermodel() if isinstance(hypermodel, type) else hypermodel)
-    hp = trial.hyperparameters
-    model = hypermodel.build(hp)  # type: ignore[union-attr]
-    history = hypermodel.fit(  # type: ignore[union-attr]
-        hp, model, x, y, epochs=epochs, batch_size=spec.batch_size, verbose=spec.verbose
+    executor = build_tuner(spec).executor
+    trained = executor.retrain(
+        trial.hyperparameters,
+        seed,
+        x,
+        y,
+        epochs=epochs,
+        batch_size=spec.batch_size,
+        verbose=spec.verbose,
     )
-    return model, history, test
+    return trained, test
 
 
 def _evaluate(model: Any, test: tuple[Any, Any]) -> dict[str, float]:
@@ -221,34 +256,41 @@ def _beats(score: float, champion: float, direction: str) -> bool:
     return score < champion if direction == "min" else score > champion
 
 
-def _evaluate_and_register(
+def _register(
     store: TrialStore,
     run_id: str,
-    model: Any,
-    history: Any,
+    trained: tuple[Any, Any, dict[str, float]],
     test: tuple[Any, Any],
     metric: str,
     direction: str,
     version_tags: dict[str, Any],
 ) -> dict[str, Any]:
-    """Logs the curve, the test metrics and the model; registers it; moves the champion."""
+    """Logs the curve, the test metrics and the model; registers it; moves the champion.
+
+    Args:
+        store: The project's store.
+        run_id: The retrain run.
+        trained: The model, what its fit returned and its test metrics.
+        test: The held-out split.
+        metric: The objective's metric on the test split.
+        direction: ``"min"`` or ``"max"``.
+        version_tags: Tags of the new model version.
+    """
+    model, history, metrics = trained
     for epoch, values in enumerate(_epochs(history)):
-        store.log_metrics(run_id, values, step=epoch)
-    metrics = _evaluate(model, test)
-    if metric not in metrics:
-        metric, direction = "loss", "min"
+        store.runs.log_metrics(run_id, values, step=epoch)
     score = metrics[metric]
-    store.log_metrics(run_id, {f"test_{k}": v for k, v in metrics.items()}, step=0)
-    model_uri = store.log_keras_model(run_id, model, test[0][:5])
+    store.runs.log_metrics(run_id, {f"test_{k}": v for k, v in metrics.items()}, step=0)
+    model_uri = store.models.log_model(run_id, model, "keras", input_example=test[0][:5])
     name = store.project_name
-    version = store.register_model(
+    version = store.models.register(
         name, model_uri, run_id, tags={**version_tags, f"test_{metric}": score}
     )
-    champion = store.model_version(name, CHAMPION)
+    champion = store.models.version(name, CHAMPION)
     champion_score = None
     if champion is not None:
-        champion_metrics = _evaluate(store.load_keras_model(champion["model_uri"]), test)
-        champion_score = champion_metrics.get(metric)
+        champion_model = store.models.load_model(champion["model_uri"], "keras")
+        champion_score = _evaluate(champion_model, test).get(metric)
     promoted = (
         champion is None
         or champion_score is None
@@ -256,8 +298,8 @@ def _evaluate_and_register(
         or _beats(score, champion_score, direction)
     )
     if promoted:
-        store.set_model_alias(name, CHAMPION, version)
-    store.set_tags(
+        store.models.set_alias(name, CHAMPION, version)
+    store.connection.set_tags(
         run_id, {"hyperflow.model_version": version, "hyperflow.champion": str(promoted).lower()}
     )
     return {

@@ -434,7 +434,7 @@ def run_spec_search(spec: SearchSpec, tuner: Tuner | None = None) -> dict[str, A
         )
     finally:
         if tuner.search_run_id is not None:
-            tuner.store.log_dict(tuner.search_run_id, spec.model_dump(mode="json"), SPEC_FILE)
+            tuner.store.runs.log_dict(tuner.search_run_id, spec.model_dump(mode="json"), SPEC_FILE)
     best = tuner.oracle.get_best_trials(1)
     completed = [t for t in tuner.oracle.trials.values() if t.status.value == "COMPLETED"]
     return {
@@ -447,7 +447,7 @@ def run_spec_search(spec: SearchSpec, tuner: Tuner | None = None) -> dict[str, A
         "best_trial_id": best[0].trial_id if best else None,
         "best_score": best[0].score if best else None,
         "best_values": best[0].values if best else None,
-        "search_url": tuner.store.run_url(tuner.search_run_id),  # type: ignore[arg-type]
+        "search_url": tuner.store.connection.run_url(tuner.search_run_id),  # type: ignore[arg-type]
     }
 
 

@@ -1,5 +1,5 @@
 """Prefect tasks, one per step of a trial: sample, train, evaluate, update the oracle."""
 
-from tasks.trial import evaluate_trial, sample_trial, train_trial, update_oracle
+from tasks.trial import TrialTasks, bind_trial_tasks, evaluate_trial
 
-__all__ = ["evaluate_trial", "sample_trial", "train_trial", "update_oracle"]
+__all__ = ["TrialTasks", "bind_trial_tasks", "evaluate_trial"]

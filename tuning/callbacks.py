@@ -1,61 +1,64 @@
-"""The Keras callback a tuner adds to every execution.
+"""The Keras callback the trial executor adds to every execution.
 
 Imported only where a Keras model trains, since it imports Keras.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import keras
 
+from tuning.hooks import TunerHooks
 from tuning.recorder import TrialRecorder
-
-if TYPE_CHECKING:
-    from tuning.trial import Trial
-    from tuning.tuners import Tuner
+from tuning.trial import Trial
 
 __all__ = ["TrialCallback"]
 
 
 class TrialCallback(keras.callbacks.Callback):
-    """Reports each epoch to the recorder and calls the tuner's epoch and batch hooks."""
+    """Reports each epoch to the recorder and calls the tuner's epoch and batch hooks.
 
-    def __init__(self, tuner: Tuner, trial: Trial, recorder: TrialRecorder, execution: int):
+    Args:
+        hooks: The tuner, whose hooks are called.
+        trial: The trial that trains.
+        recorder: Follows the trial's epochs.
+        execution: Which of the trial's executions trains.
+    """
+
+    def __init__(
+        self, hooks: TunerHooks, trial: Trial, recorder: TrialRecorder, execution: int
+    ) -> None:
         super().__init__()
-        self.tuner = tuner
+        self.hooks = hooks
         self.trial = trial
         self.recorder = recorder
         self.execution = execution
-        from tuning.tuners import Tuner  # tuners imports this module lazily
-
-        # Per-batch hooks cost a Python call per batch: only call overridden ones.
-        self._batch_hooks = any(
-            getattr(type(tuner), name) is not getattr(Tuner, name)
-            for name in ("on_batch_begin", "on_batch_end")
-        )
+        self._batch_hooks = hooks.batch_hooks_overridden()
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        self.tuner.on_epoch_begin(self.trial, self.model, epoch, logs=logs)
+        self.hooks.on_epoch_begin(self.trial, self.model, epoch, logs=logs)
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        numbers = {k: float(v) for k, v in (logs or {}).items() if _is_number(v)}
-        if self.recorder.epoch_end(self.model, epoch, numbers, self.execution):
+        metrics = {k: m for k, v in (logs or {}).items() if (m := _as_metric(v)) is not None}
+        if self.recorder.epoch_end(self.model, epoch, metrics, self.execution):
             self.model.stop_training = True
-        self.tuner.on_epoch_end(self.trial, self.model, epoch, logs=logs)
+        self.hooks.on_epoch_end(self.trial, self.model, epoch, logs=logs)
 
     def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         if self._batch_hooks:
-            self.tuner.on_batch_begin(self.trial, self.model, batch, logs)
+            self.hooks.on_batch_begin(self.trial, self.model, batch, logs)
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         if self._batch_hooks:
-            self.tuner.on_batch_end(self.trial, self.model, batch, logs)
+            self.hooks.on_batch_end(self.trial, self.model, batch, logs)
 
 
-def _is_number(value: Any) -> bool:
+def _as_metric(value: Any) -> float | None:
+    """A log value as a metric: anything ``float()`` takes (tensors too) but text and booleans."""
+    if isinstance(value, (str, bytes, bool)):
+        return None
     try:
-        float(value)
+        return float(value)
     except (TypeError, ValueError):
-        return False
-    return True
+        return None

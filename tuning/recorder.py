@@ -13,7 +13,7 @@ from typing import Any
 from tuning.objective import Objective
 from tuning.pruning import MedianStoppingRule
 from tuning.results import Execution
-from tuning.tracking import TrialStore
+from tuning.store import RunStore
 
 __all__ = ["TrialRecorder"]
 
@@ -24,7 +24,7 @@ class TrialRecorder:
     """Follows one trial's epochs: logs them, keeps the best weights, applies pruning.
 
     Args:
-        store: The trial store.
+        runs: The store's runs, where each epoch's metrics go.
         run_id: The trial's MLflow run.
         objective: The search's objective.
         checkpoint_dir: A local folder for the best-epoch weights.
@@ -38,7 +38,7 @@ class TrialRecorder:
 
     def __init__(
         self,
-        store: TrialStore,
+        runs: RunStore,
         run_id: str,
         objective: Objective,
         checkpoint_dir: str,
@@ -48,7 +48,7 @@ class TrialRecorder:
         pruning_reference: dict[int, float] | None = None,
         initial_weights: str | None = None,
     ) -> None:
-        self.store = store
+        self.runs = runs
         self.run_id = run_id
         self.objective = objective
         self.checkpoint_path = os.path.join(checkpoint_dir, WEIGHTS_FILE)
@@ -71,7 +71,7 @@ class TrialRecorder:
     def log_metrics(self, metrics: dict[str, float], step: int, execution: int = 0) -> None:
         """Logs one step of one execution's metrics to the trial's MLflow run."""
         prefix = f"execution_{execution}/" if self.executions > 1 else ""
-        self.store.log_metrics(self.run_id, {prefix + k: v for k, v in metrics.items()}, step=step)
+        self.runs.log_metrics(self.run_id, {prefix + k: v for k, v in metrics.items()}, step=step)
         self.logged = True
 
     def log_executions(self, executions: list[Execution]) -> None:

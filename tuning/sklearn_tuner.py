@@ -160,7 +160,7 @@ class SklearnTuner(Tuner):
                 "BayesianOptimizationOracle."
             )
         if isinstance(oracle.objective, DefaultObjective):
-            oracle.objective = Objective(SCORE, "max")
+            self.engine.use_objective(Objective(SCORE, "max"))  # type: ignore[union-attr]
         elif oracle.objective != Objective(SCORE, "max"):
             raise ValueError(
                 "oracle: SklearnTuner reports the cross-validated score as the metric 'score', "
@@ -220,7 +220,6 @@ class SklearnTuner(Tuner):
     def _build_for_space(self, hp: HyperParameters) -> None:
         """Builds an estimator to learn the space (no Keras session to clear)."""
         self._build_estimator(hp)
-        self.oracle.update_space(hp)
 
     # One trial ------------------------------------------------------------------
 
@@ -268,7 +267,7 @@ class SklearnTuner(Tuner):
         return results
 
     def _build_estimator(self, hp: HyperParameters) -> Any:
-        model = self._build_model(hp)
+        model = self.builder.build(hp)
         if not callable(getattr(model, "fit", None)):
             raise errors.FatalTypeError(
                 "The hypermodel's build() (or build_model(hp)) must return a scikit-learn "
@@ -284,11 +283,11 @@ class SklearnTuner(Tuner):
 
     def save_model(self, trial_id: str, model: Any, step: int = 0) -> None:
         """Logs ``model`` to the trial's MLflow run in the ``sklearn`` flavor."""
-        self.store.log_sklearn_model(self._recorders[trial_id].run_id, model)
+        self.store.models.log_model(self.executor.recorder(trial_id).run_id, model, "sklearn")
 
     def load_model(self, trial: Trial) -> Any:
         """Loads ``trial``'s estimator, refitted on all the data, from MLflow."""
-        return self.store.load_sklearn_model(self.trial_run_ids[trial.trial_id])
+        return self.store.models.load_model(self.trial_run_ids[trial.trial_id], "sklearn")
 
 
 # Checking the arguments -----------------------------------------------------------------

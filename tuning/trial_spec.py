@@ -22,41 +22,26 @@ class TrialSpec:
 
     Attributes:
         status: RUNNING to train; IDLE (wait) or STOPPED (search over) carry no trial.
-        session_key: Finds the search's in-process session (tuner, data).
         trial_id: The trial's id.
-        attempt: 0 for the first run, then one more per retry or resume.
         hyperparameters: ``HyperParameters.get_config()`` of the trial.
         run_id: The trial's MLflow run.
         artifact_uri: Where that run's artifacts go (a worker need not ask MLflow).
-        search_run_id: The search's (parent) MLflow run.
-        tracking_uri: Where the MLflow store is.
-        seed: The trial's seed, derived from the search seed.
+        seed: The trial's seed, derived from the search seed, the trial and its attempt.
         parent_run_id: The MLflow run whose weights the trial starts from
             (Hyperband's promoted trials), or None.
         pruning_reference: ``{step: median}`` for the pruning rule, or empty.
         slot: Which of the ``max_concurrent_trials`` slots runs the trial.
-        payload_key: Where a remote worker finds the search's payload (the
-            key of the data scattered to a Dask cluster), or empty.
-        isolation: The tuner's ``isolation``, for a remote worker.
-        max_trial_time: The tuner's ``max_trial_time``, for a remote worker.
     """
 
     status: str
-    session_key: str = ""
     trial_id: str = ""
-    attempt: int = 0
     hyperparameters: dict[str, Any] = field(default_factory=dict)
     run_id: str = ""
     artifact_uri: str = ""
-    search_run_id: str = ""
-    tracking_uri: str = ""
     seed: int = 0
     parent_run_id: str | None = None
     pruning_reference: dict[int, float] = field(default_factory=dict)
     slot: str = ""
-    payload_key: str = ""
-    isolation: str = "none"
-    max_trial_time: float | None = None
 
     @property
     def runnable(self) -> bool:
@@ -82,7 +67,6 @@ class TrialResult:
         error_type: The name of a ``tuning.errors`` class that must stop the
             whole search, or None.
         duration_s: Wall time of the trial.
-        weights_path: The artifact path of the best-epoch weights, or None.
     """
 
     trial_id: str
@@ -93,10 +77,33 @@ class TrialResult:
     message: str | None = None
     error_type: str | None = None
     duration_s: float = 0.0
-    weights_path: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    @classmethod
+    def invalid(cls, spec: TrialSpec, message: str, duration_s: float = 0.0) -> TrialResult:
+        """The result of a trial whose machinery broke (its process died, its task failed).
+
+        INVALID: the oracle retries it while ``max_retries_per_trial`` allows.
+        """
+        return cls(
+            trial_id=spec.trial_id,
+            run_id=spec.run_id,
+            status=TrialStatus.INVALID.value,
+            hyperparameters=spec.hyperparameters,
+            message=message,
+            duration_s=duration_s,
+        )
+
+    def failed_by(self, error: BaseException) -> TrialResult:
+        """This result turned FAILED by ``error``, a ``FatalError`` that ends the search."""
+        return dataclasses.replace(
+            self,
+            status=TrialStatus.FAILED.value,
+            message=str(error),
+            error_type=type(error).__name__,
+        )
 
 
 @dataclass(frozen=True)

@@ -12,43 +12,44 @@ Example::
 from __future__ import annotations
 
 import copy
+import functools
+import json
 import os
-import shutil
 import tempfile
-import threading
-import time
-import traceback
 import warnings
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
-from tuning import errors, heap
+from tuning import heap
+from tuning.engine import SearchEngine
+from tuning.executor import BUILD_CONFIG_ARTIFACT, WEIGHTS_ARTIFACT, TrialExecutor
+from tuning.hooks import TunerHooks
 from tuning.hypermodel import HyperModel, get_hypermodel
 from tuning.hyperparameters import HyperParameters
+from tuning.model_builder import ModelBuilder
 from tuning.oracles.base import Oracle
 from tuning.oracles.bayesian import BayesianOptimizationOracle
 from tuning.oracles.grid_search import GridSearchOracle
 from tuning.oracles.hyperband import HyperbandOracle
 from tuning.oracles.random_search import RandomSearchOracle
 from tuning.pruning import MedianStoppingRule
-from tuning.recorder import TrialRecorder
-from tuning.results import to_executions
-from tuning.tracking import TrialStore
-from tuning.trial import Trial, TrialStatus
-from tuning.trial_spec import TrialResult, TrialSpec
+from tuning.runners import InProcessRunner, LocalWorkersRunner, TrialRunner, pickle_payload
+from tuning.space import discover_space
+from tuning.store import TrialStore
+from tuning.trial import Trial
 
 __all__ = ["BayesianOptimization", "GridSearch", "Hyperband", "RandomSearch", "Tuner"]
 
 ISOLATIONS = ("process", "worker", "none")
-WEIGHTS_ARTIFACT = "checkpoints/best.weights.h5"
-BUILD_CONFIG_ARTIFACT = "build_config.json"
-MODEL_CONFIG_ARTIFACT = "model_config.json"
 
 
-class Tuner:
+class Tuner(TunerHooks):
     """Runs a search: the oracle proposes, the hypermodel builds and trains, MLflow records.
+
+    The front door: it checks its arguments, learns the search space, and
+    hands the search to its ``SearchEngine`` (the search's state), its
+    ``TrialExecutor`` (what training a trial means) and a runner (where
+    trials train), driven by the ``hyperflow-search`` Prefect flow.
 
     Args:
         oracle: The search algorithm, an ``Oracle``.
@@ -156,28 +157,59 @@ class Tuner:
         self.dask_address = dask_address
         self.task_runner = task_runner
         self.store = TrialStore(self.project_name, self.directory, tracking_uri)
-        self.search_run_id: str | None = None
-        self.trial_run_ids: dict[str, str] = {}
+        self.engine: SearchEngine | None = SearchEngine(
+            oracle, self.store, self.tuner_id, max_time, on_trial_end=self.on_trial_end
+        )
         self._space_populated = False
-        self._recorders: dict[str, Any] = {}
-        self._training = 0
-        self._training_lock = threading.Lock()
 
     def __getstate__(self) -> dict[str, Any]:
-        """What a worker process receives: no locks, no running trials, no task runner."""
-        state = self.__dict__.copy()
-        state["_training_lock"] = None
-        state["_recorders"] = {}
-        state["task_runner"] = None
-        return state
+        """What a worker process receives: the tuner without its search's state.
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._training_lock = threading.Lock()
+        The engine (the oracle's history, the store's connection) stays in the
+        search's process; the worker's oracle is a copy with no trial, which
+        still tells the objective and the pruning rule.
+        """
+        state = {k: v for k, v in self.__dict__.items() if k not in ("builder", "executor")}
+        state.update(engine=None, oracle=self.oracle.without_history(), task_runner=None)
+        return state
 
     @property
     def project_dir(self) -> str:
         return os.path.join(self.directory, self.project_name)
+
+    @property
+    def search_run_id(self) -> str | None:
+        """The search's MLflow run, once opened (None in a worker process)."""
+        return self.engine.search_run_id if self.engine is not None else None
+
+    @property
+    def trial_run_ids(self) -> dict[str, str]:
+        """Each trial's MLflow run id (its latest attempt's)."""
+        return self.engine.trial_run_ids if self.engine is not None else {}
+
+    @functools.cached_property
+    def builder(self) -> ModelBuilder:
+        """Builds this tuner's models with its size check and compile overrides."""
+        return ModelBuilder(
+            self.hypermodel,
+            self.max_model_size,
+            self.optimizer,
+            self.loss,
+            self.metrics,
+            self.distribution_strategy,
+        )
+
+    @functools.cached_property
+    def executor(self) -> TrialExecutor:
+        """Trains this tuner's trials, wherever this tuner was sent."""
+        return TrialExecutor(
+            self,
+            self.store,
+            self.builder,
+            self.oracle.objective,
+            self.oracle.pruning,
+            self.executions_per_trial,
+        )
 
     # The search -----------------------------------------------------------------
 
@@ -203,44 +235,50 @@ class Tuner:
                     f"`copy.deepcopy({callback})`: {error}"
                 ) from error
         self.search_space()
-        self._open()
+        runner = self._runner(fit_args, fit_kwargs)
+        engine = self._engine()
+        engine.open(type(self).__name__, self._search_params(), self.overwrite)
         self.on_search_begin()
+        engine.begin(verbose=fit_kwargs.get("verbose", 1))
         from flows.search import run_search  # the one place tuning/ reaches up
 
         try:
-            run_search(self, fit_args, fit_kwargs)
+            run_search(
+                engine,
+                runner,
+                self.max_concurrent_trials,
+                task_runner=self.task_runner,
+                dask_address=self.dask_address,
+            )
         finally:
             heap.thaw()
         self.on_search_end()
 
-    def _open(self) -> None:
-        """Opens this tuner's search in the store: resumes the last one or starts anew."""
-        if self.search_run_id is not None:
-            return
-        self.store.connect()
-        run_id = None if self.overwrite else self.store.latest_search()
-        state = self.store.load_state(run_id) if run_id else None
-        if state is None:
-            self.search_run_id = self.store.start_search(
-                type(self).__name__, self._search_params(), self.oracle.hyperparameters.get_config()
-            )
-            self.store.save_state(self.search_run_id, self.oracle.get_state())
-            return
-        self.search_run_id = run_id
-        self.oracle.set_state(state)
-        runs = self.store.trial_runs(run_id)
-        self.trial_run_ids = {r["trial_id"]: r["run_id"] for r in runs}
-        ongoing = {t.trial_id for t in self.oracle.ongoing_trials.values()}
-        for run in runs:
-            # Ended after the last saved state: replay its end instead of rerunning it.
-            if run["trial_id"] in ongoing and run["status"] in _ENDED:
-                record = self.store.finished_trial_record(run["run_id"])
-                if record is not None:
-                    self.oracle.end_trial(Trial.from_state(record))
-        self.oracle.requeue_ongoing()
-        self.store.kill_unfinished_trials(run_id)
-        self.store.reopen_search(run_id)
-        self.store.save_state(run_id, self.oracle.get_state())
+    def _engine(self) -> SearchEngine:
+        if self.engine is None:
+            raise RuntimeError("This tuner was sent to a worker process: search from the original.")
+        return self.engine
+
+    def _runner(self, fit_args: tuple, fit_kwargs: dict) -> TrialRunner:
+        """Where the trials train, as ``isolation``, ``dask_address`` and ``task_runner`` say.
+
+        Raises:
+            FatalTypeError: Trials train in other processes but the tuner or the
+                arguments of ``fit`` cannot be pickled.
+        """
+        on_dask = (
+            bool(self.dask_address)
+            if self.task_runner is None
+            else (type(self.task_runner).__module__.split(".")[0] == "prefect_dask")
+        )
+        if self.isolation == "none" and not on_dask:
+            return InProcessRunner(self.executor, fit_args, fit_kwargs)
+        payload = pickle_payload(self, fit_args, fit_kwargs, self.isolation)
+        if on_dask:
+            from tuning.cluster import ClusterRunner  # imports Dask
+
+            return ClusterRunner(payload, self.isolation, self.max_trial_time)
+        return LocalWorkersRunner(payload, self.isolation, self.max_trial_time)
 
     def _search_params(self) -> dict[str, Any]:
         return {
@@ -253,19 +291,6 @@ class Tuner:
             "project_name": self.project_name,
         }
 
-    def _ensure_loaded(self) -> None:
-        """Reads a finished search back from the store when this process ran none."""
-        if self.search_run_id is None and not self.oracle.trials:
-            self.store.connect()
-            run_id = self.store.latest_search()
-            state = self.store.load_state(run_id) if run_id else None
-            if state is not None:
-                self.search_run_id = run_id
-                self.oracle.set_state(state)
-                self.trial_run_ids = {
-                    r["trial_id"]: r["run_id"] for r in self.store.trial_runs(run_id)
-                }
-
     def search_space(self) -> HyperParameters:
         """The search space, learned by building the hypermodel before any trial.
 
@@ -277,148 +302,25 @@ class Tuner:
         Returns:
             A copy of the oracle's space.
         """
-        self._populate_initial_space()
+        if not self._space_populated and self.hypermodel is not None:
+            discover_space(self._engine(), self.hypermodel, self._build_for_space)
+            self._space_populated = True
         return self.oracle.get_space()
 
-    def _populate_initial_space(self) -> None:
-        if self._space_populated or self.hypermodel is None:
-            return
-        hp = self.oracle.get_space()
-        self.hypermodel.declare_hyperparameters(hp)
-        self._build_for_space(hp)
-        explored: set[tuple[str, str]] = set()
-        for _ in range(100):  # a bound: each pass activates one more branch
-            branch = self._next_inactive_branch(explored)
-            if branch is None:
-                break
-            self._build_for_space(branch)
-        self._space_populated = True
-
     def _build_for_space(self, hp: HyperParameters) -> None:
+        """Builds a model only to declare its hyperparameters."""
         import keras
 
         keras.backend.clear_session()
-        model = self._build_model(hp)
+        model = self.builder.build(hp)
         if not self._run_trial_overridden():
-            self._check_model(model)
-        self.oracle.update_space(hp)
-
-    def _next_inactive_branch(self, explored: set[tuple[str, str]]) -> HyperParameters | None:
-        hp = self.oracle.get_space()
-        for candidate in hp.space:
-            if hp.is_active(candidate):
-                continue
-            for condition in candidate.conditions:
-                key = (condition.name, repr(condition.values))
-                if key in explored:
-                    continue
-                explored.add(key)
-                hp.values = {**hp.values, condition.name: condition.values[0]}
-                return hp
-        return None
+            self.builder.check_keras_model(model)
 
     def _run_trial_overridden(self) -> bool:
         """Whether a user's subclass replaced ``run_trial`` (and may build anything)."""
         return type(self).run_trial.__module__ != __name__
 
-    # Training one trial (called by the train task) ---------------------------------
-
-    def execute_trial(self, spec: TrialSpec, fit_args: tuple, fit_kwargs: dict) -> TrialResult:
-        """Trains the trial ``spec`` describes; never raises for a failure of user code.
-
-        Returns:
-            The trial's result: its status, per-execution curves, error if any.
-        """
-        trial = Trial(HyperParameters.from_config(spec.hyperparameters), trial_id=spec.trial_id)
-        if spec.artifact_uri:
-            self.store.note_artifact_uri(spec.run_id, spec.artifact_uri)
-        checkpoint_dir = tempfile.mkdtemp(prefix=f"hyperflow-trial-{spec.trial_id}-")
-        recorder = TrialRecorder(
-            self.store,
-            spec.run_id,
-            self.oracle.objective,
-            checkpoint_dir,
-            executions=self.executions_per_trial,
-            seed=spec.seed,
-            pruning=self.oracle.pruning,
-            pruning_reference=spec.pruning_reference,
-            initial_weights=self._parent_weights(spec, checkpoint_dir),
-        )
-        self._recorders[spec.trial_id] = recorder
-        started = time.monotonic()
-        status, message, error_type, executions = TrialStatus.COMPLETED, None, None, []
-        self._begin_training()
-        try:
-            self.on_trial_begin(trial)
-            results = self.run_trial(trial, *fit_args, **copy.copy(fit_kwargs))
-            converted = to_executions(results, self.oracle.objective)
-            recorder.log_executions(converted)
-            executions = [e.to_dict() for e in converted]
-            if recorder.pruned:
-                status = TrialStatus.STOPPED
-        except errors.FatalError as error:
-            status, message, error_type = (
-                TrialStatus.FAILED,
-                traceback.format_exc(),
-                type(error).__name__,
-            )
-        except errors.FailedTrialError:
-            status, message = TrialStatus.FAILED, traceback.format_exc()
-        except Exception:
-            status, message = TrialStatus.INVALID, traceback.format_exc()
-        finally:
-            self._end_training()
-            self._recorders.pop(spec.trial_id, None)
-        weights_path = None
-        try:
-            if recorder.has_checkpoint:
-                self.store.log_file(spec.run_id, recorder.checkpoint_path, "checkpoints")
-                weights_path = WEIGHTS_ARTIFACT
-            if recorder.build_config:
-                self.store.log_dict(
-                    spec.run_id, _jsonable(recorder.build_config), BUILD_CONFIG_ARTIFACT
-                )
-        finally:
-            shutil.rmtree(checkpoint_dir, ignore_errors=True)
-        return TrialResult(
-            trial_id=spec.trial_id,
-            run_id=spec.run_id,
-            status=status.value,
-            executions=executions,
-            hyperparameters=trial.hyperparameters.get_config(),
-            message=message,
-            error_type=error_type,
-            duration_s=time.monotonic() - started,
-            weights_path=weights_path,
-        )
-
-    def _parent_weights(self, spec: TrialSpec, folder: str) -> str | None:
-        """The best-epoch weights of the trial this one continues (Hyperband), if it saved any."""
-        parent = spec.parent_run_id
-        if not parent or not self.store.has_artifact(parent, WEIGHTS_ARTIFACT):
-            return None
-        return self.store.download(parent, WEIGHTS_ARTIFACT, os.path.join(folder, "parent"))
-
-    def _begin_training(self) -> None:
-        with self._training_lock:
-            self._training += 1
-
-    def _end_training(self) -> None:
-        with self._training_lock:
-            self._training -= 1
-
-    def _free_memory(self) -> None:
-        """Clears the Keras session and collects garbage before a build.
-
-        ``clear_session`` is process-wide, so it waits until this is the only
-        trial training in the process.
-        """
-        import keras
-
-        with self._training_lock:
-            if self._training <= 1:
-                keras.backend.clear_session(free_memory=False)  # heap.collect() does it
-        heap.collect()
+    # One trial (called where the trial trains) ---------------------------------------
 
     def run_trial(self, trial: Trial, *args: Any, **kwargs: Any) -> Any:
         """Trains ``executions_per_trial`` models for ``trial`` and returns their histories.
@@ -432,128 +334,48 @@ class Tuner:
             *args: What ``search`` received.
             **kwargs: What ``search`` received.
         """
-        from tuning.callbacks import TrialCallback
-
-        recorder = self._recorders[trial.trial_id]
-        user_callbacks = kwargs.pop("callbacks", None) or []
-        histories = []
-        for execution in range(self.executions_per_trial):
-            callbacks = [copy.deepcopy(c) for c in user_callbacks]
-            callbacks.append(TrialCallback(self, trial, recorder, execution))
-            histories.append(self._build_and_fit_model(trial, *args, callbacks=callbacks, **kwargs))
-        return histories
+        return self.executor.run_executions(trial, *args, **kwargs)
 
     def _build_and_fit_model(self, trial: Trial, *args: Any, **kwargs: Any) -> Any:
         """Builds the trial's model (seeded, checked) and fits it with the hypermodel."""
-        import keras
+        return self.executor.build_and_fit(trial, *args, **kwargs)
 
-        from tuning.callbacks import TrialCallback
-
-        recorder = self._recorders.get(trial.trial_id)
-        execution = next(
-            (c.execution for c in kwargs.get("callbacks") or [] if isinstance(c, TrialCallback)), 0
-        )
-        hp = trial.hyperparameters
-        self._free_memory()
-        if recorder is not None:
-            keras.utils.set_random_seed(int(recorder.seed) + execution)
-        model = self._try_build(hp)
-        if recorder is not None:
-            if recorder.initial_weights:
-                model.load_weights(recorder.initial_weights)
-            self._log_model_config(recorder, model)
-        results = self.hypermodel.fit(hp, model, *args, **kwargs)  # type: ignore[union-attr]
-        if recorder is not None and not recorder.has_checkpoint:
-            # fit() reported no objective per epoch: keep the final weights instead.
-            model.save_weights(recorder.checkpoint_path)
-        if recorder is not None:
-            recorder.build_config = model.get_build_config()
-        return results
-
-    def _log_model_config(self, recorder: Any, model: Any) -> None:
-        try:
-            config = model.get_config()
-        except Exception:  # subclassed models without get_config
-            return
-        self.store.log_dict(recorder.run_id, _jsonable(config), MODEL_CONFIG_ARTIFACT)
-
-    def _build_model(self, hp: HyperParameters) -> Any:
-        if self.hypermodel is None:
-            raise errors.FatalValueError(
-                "This tuner has no hypermodel: pass one, or override run_trial()."
-            )
-        if self.distribution_strategy is not None:
-            with self.distribution_strategy.scope():
-                return self.hypermodel.build(hp)
-        return self.hypermodel.build(hp)
-
-    def _check_model(self, model: Any) -> None:
-        import keras
-
-        if not isinstance(model, keras.Model):
-            raise errors.FatalTypeError(
-                "The hypermodel's build() (or build_model(hp)) must return a keras.Model, "
-                f"got {type(model).__name__}: {model!r}."
-            )
-
-    def _try_build(self, hp: HyperParameters) -> Any:
-        """Builds, checks the size, and applies the compile overrides."""
-        model = self._build_model(hp)
-        self._check_model(model)
-        if self.max_model_size is not None and model.built:
-            size = model.count_params()
-            if size > self.max_model_size:
-                raise errors.FailedTrialError(
-                    f"Oversized model: {size} parameters, more than max_model_size="
-                    f"{self.max_model_size}."
-                )
-        if self.optimizer is not None or self.loss is not None or self.metrics is not None:
-            model.compile(
-                optimizer=copy.deepcopy(self.optimizer) if self.optimizer else model.optimizer,
-                loss=self.loss if self.loss is not None else model.loss,
-                metrics=self.metrics,
-            )
-        return model
+    def save_model(self, trial_id: str, model: Any, step: int = 0) -> None:
+        """Saves ``model``'s weights as the trial's checkpoint (a hook KerasTuner offers)."""
+        self.executor.save_weights(trial_id, model)
 
     # Results --------------------------------------------------------------------------
 
     def get_best_hyperparameters(self, num_trials: int = 1) -> list[HyperParameters]:
         """The hyperparameters of the best trials, best first."""
-        self._ensure_loaded()
+        self._engine().load_latest()
         return [t.hyperparameters for t in self.oracle.get_best_trials(num_trials)]
 
     def get_best_models(self, num_models: int = 1) -> list[Any]:
         """The best trials' models, rebuilt with their best-epoch weights loaded."""
-        self._ensure_loaded()
+        self._engine().load_latest()
         return [self.load_model(t) for t in self.oracle.get_best_trials(num_models)]
 
     def load_model(self, trial: Trial) -> Any:
         """Rebuilds ``trial``'s model and loads its best-epoch weights from MLflow."""
-        import json
-
         run_id = self.trial_run_ids[trial.trial_id]
-        model = self._try_build(trial.hyperparameters)
+        connection = self.store.connection
+        model = self.builder.build_checked(trial.hyperparameters)
         with tempfile.TemporaryDirectory() as folder:
             if not model.built:
-                build_config = self.store.download(run_id, BUILD_CONFIG_ARTIFACT, folder)
+                build_config = connection.download(run_id, BUILD_CONFIG_ARTIFACT, folder)
                 with open(build_config) as file:
                     model.build_from_config(json.load(file))
             with warnings.catch_warnings():
                 # The checkpoint also holds the optimizer's state, which a rebuilt,
                 # untrained model has no slots for; the model's weights all load.
                 warnings.filterwarnings("ignore", "Skipping variable loading for optimizer")
-                model.load_weights(self.store.download(run_id, WEIGHTS_ARTIFACT, folder))
+                model.load_weights(connection.download(run_id, WEIGHTS_ARTIFACT, folder))
         return model
-
-    def save_model(self, trial_id: str, model: Any, step: int = 0) -> None:
-        """Saves ``model``'s weights as the trial's checkpoint (a hook KerasTuner offers)."""
-        recorder = self._recorders[trial_id]
-        model.save_weights(recorder.checkpoint_path)
 
     def search_space_summary(self, extended: bool = False) -> None:
         """Prints the search space: each hyperparameter's class and configuration."""
-        self.search_space()
-        space = self.oracle.get_space().space
+        space = self.search_space().space
         print("Search space summary")
         print(f"Default search space size: {len(space)}")
         for hp in space:
@@ -569,7 +391,7 @@ class Tuner:
 
     def results_summary(self, num_trials: int = 10) -> None:
         """Prints the best trials: their values and scores."""
-        self._ensure_loaded()
+        self._engine().load_latest()
         print("Results summary")
         print(f"Results in {self.project_dir}")
         print(f"Showing {num_trials} best trials")
@@ -578,61 +400,11 @@ class Tuner:
             print()
             print(trial.summary())
 
-    # Hooks a subclass may override -------------------------------------------------
-
-    def on_search_begin(self) -> None:
-        """Called at the start of ``search``."""
-
-    def on_search_end(self) -> None:
-        """Called at the end of ``search``."""
-
-    def on_trial_begin(self, trial: Trial) -> None:
-        """Called before a trial trains, where it trains."""
-
-    def on_trial_end(self, trial: Trial) -> None:
-        """Called after a trial ended and the oracle recorded it."""
-
-    def on_epoch_begin(self, trial: Trial, model: Any, epoch: int, logs: Any = None) -> None:
-        """Called at the start of each epoch."""
-
-    def on_epoch_end(self, trial: Trial, model: Any, epoch: int, logs: Any = None) -> None:
-        """Called at the end of each epoch."""
-
-    def on_batch_begin(self, trial: Trial, model: Any, batch: int, logs: Any) -> None:
-        """Called at the start of each training batch."""
-
-    def on_batch_end(self, trial: Trial, model: Any, batch: int, logs: Any) -> None:
-        """Called at the end of each training batch."""
-
     @property
     def remaining_trials(self) -> int | None:
         if self.oracle.max_trials is None:
             return None
         return self.oracle.max_trials - len(self.oracle.trials)
-
-
-_ENDED = {s.value for s in TrialStatus if s.is_finished}
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (np.generic,)):
-        return value.item()
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    return repr(value)
-
-
-_ORACLE_ARGS = (
-    "hyperparameters",
-    "tune_new_entries",
-    "allow_new_entries",
-    "max_retries_per_trial",
-    "max_consecutive_failed_trials",
-)
 
 
 class RandomSearch(Tuner):

@@ -18,31 +18,18 @@ import subprocess
 import time
 from multiprocessing import Pipe
 from multiprocessing.connection import Connection
-from typing import Any
 
 import cloudpickle
 
 from tuning import heap, zygote
-from tuning.trial import TrialStatus
 from tuning.trial_spec import TrialResult, TrialSpec
 
-__all__ = [
-    "PAYLOAD_FILE",
-    "TrialWorker",
-    "payload_bytes",
-    "serve",
-    "write_payload_bytes",
-]
+__all__ = ["PAYLOAD_FILE", "TrialWorker", "serve", "write_payload"]
 
 PAYLOAD_FILE = "payload.pkl"
 
 
-def payload_bytes(tuner: Any, fit_args: tuple, fit_kwargs: dict) -> bytes:
-    """What a worker process needs: the tuner and the data for ``fit``, pickled."""
-    return cloudpickle.dumps((tuner, fit_args, fit_kwargs))
-
-
-def write_payload_bytes(payload: bytes, folder: str) -> str:
+def write_payload(payload: bytes, folder: str) -> str:
     """Writes a payload into ``folder``; returns the file's path."""
     path = os.path.join(folder, PAYLOAD_FILE)
     with open(path, "wb") as file:
@@ -54,7 +41,8 @@ class TrialWorker:
     """One child process that trains trials sent to it, restarted when needed.
 
     Args:
-        payload_path: What ``write_payload`` returned.
+        payload_path: What ``write_payload`` returned: the pickled tuner and
+            arguments of ``fit`` (``tuning.runners.pickle_payload``).
         trials_per_process: Trials a process trains before it is replaced;
             None keeps it for the whole search.
         env: Extra environment variables for the child (``CUDA_VISIBLE_DEVICES``).
@@ -114,7 +102,9 @@ class TrialWorker:
         try:
             self.start()
         except OSError as error:
-            return self._invalid(spec, f"No worker process could be started: {error}", started)
+            return TrialResult.invalid(
+                spec, f"No worker process could be started: {error}", time.monotonic() - started
+            )
         assert self._connection is not None
         message, timed_out = None, False
         try:
@@ -130,22 +120,11 @@ class TrialWorker:
             assert self._process is not None
             self._process.kill()  # stuck past its timeout; a no-op for a child that died
             self._restart()
-            return self._invalid(spec, reason, started)
+            return TrialResult.invalid(spec, reason, time.monotonic() - started)
         self._trials_run += 1
         if self.trials_per_process is not None and self._trials_run >= self.trials_per_process:
             self._restart()
         return TrialResult(**message)
-
-    @staticmethod
-    def _invalid(spec: TrialSpec, reason: str, started: float) -> TrialResult:
-        return TrialResult(
-            trial_id=spec.trial_id,
-            run_id=spec.run_id,
-            status=TrialStatus.INVALID.value,
-            hyperparameters=spec.hyperparameters,
-            message=reason,
-            duration_s=time.monotonic() - started,
-        )
 
     def _restart(self) -> None:
         """Replaces the child at once, so that its successor loads while the flow records."""
@@ -196,7 +175,7 @@ def serve(fd: int, payload_path: str) -> None:
 
     Args:
         fd: The worker's end of the pipe to its ``TrialWorker``.
-        payload_path: The payload file ``write_payload_bytes`` wrote.
+        payload_path: The payload file ``write_payload`` wrote.
     """
     connection = Connection(fd)
     with open(payload_path, "rb") as file:
@@ -208,7 +187,7 @@ def serve(fd: int, payload_path: str) -> None:
             return
         if message is None:
             return
-        result = tuner.execute_trial(TrialSpec(**message), fit_args, fit_kwargs)
+        result = tuner.executor.execute(TrialSpec(**message), fit_args, fit_kwargs)
         connection.send(result.to_dict())
         # What outlives a trial is here for good now: freeze it at the next build.
         heap.adopt()

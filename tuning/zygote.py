@@ -46,7 +46,7 @@ from typing import Any
 
 __all__ = ["ForkedProcess", "Zygote", "shared"]
 
-#: What the zygote imports before it serves (MLflow too, through ``tuning.tracking``);
+#: What the zygote imports before it serves (MLflow too, through ``tuning.store``);
 #: a module that fails to import is skipped.
 PRELOAD = ("keras", "tuning.tuners", "tuning.workers")
 
@@ -258,7 +258,7 @@ def _preload() -> None:
         except Exception:  # noqa: BLE001 - the child reports the error when it needs the module
             continue
     try:
-        from tuning.tracking import configure_mlflow
+        from tuning.store import configure_mlflow
 
         configure_mlflow()  # imports MLflow as trials will: telemetry off, quiet loggers
     except Exception:  # noqa: BLE001 - as above

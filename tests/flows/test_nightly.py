@@ -9,7 +9,7 @@ import pytest
 
 from flows.nightly import earlier_trials, nightly_flow
 from flows.spec import SearchSpec, build_tuner
-from tuning.tracking import TrialStore
+from tuning.store import TrialStore
 
 DIGITS = Path(__file__).resolve().parents[2] / "examples" / "digits.py"
 PROJECT = "nightly-digits"
@@ -39,7 +39,7 @@ def first_night(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 
 def state(directory: Path, run_id: str) -> dict[str, Any]:
-    return TrialStore(PROJECT, directory).load_state(run_id)
+    return TrialStore(PROJECT, directory).state.load(run_id)
 
 
 def completed_values(night_state: dict[str, Any]) -> list[tuple[float, dict[str, Any]]]:
@@ -92,7 +92,7 @@ def test_second_night_first_tries_the_best_of_the_first(first_night):
 def test_bayesian_night_models_every_earlier_completed_trial(first_night):
     directory = first_night["directory"]
     store = TrialStore(PROJECT, directory)
-    earlier = [s["run_id"] for s in store.searches()]
+    earlier = [s["run_id"] for s in store.runs.searches()]
     expected = sum(len(completed_values(state(directory, run_id))) for run_id in earlier)
 
     night = nightly_flow(spec(directory, tuner="BayesianOptimization", max_trials=1), retrain=False)

@@ -85,7 +85,7 @@ class _StateWatcher(kt.RandomSearch):
 
     def run_trial(self, trial, *args, **kwargs):
         x = trial.hyperparameters.Float("x", -1.0, 1.0)
-        state = self.store.load_state(self.search_run_id)
+        state = self.store.state.load(self.search_run_id)
         self.saved_while_training[trial.trial_id] = list(state["ongoing_trials"].values())
         return (x - 0.25) ** 2
 

@@ -27,24 +27,31 @@ def load_noisy() -> Any:
     return (x_train, rng.permutation(y_train)), (x_val, rng.permutation(y_val)), test
 
 
-@pytest.fixture(scope="module")
-def search(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """One finished search of two one-epoch trials."""
-    directory = tmp_path_factory.mktemp("retrain")
+def finished_search(directory: Path, **fields: Any) -> dict[str, Any]:
+    """A search of two two-epoch trials on digits, run to its end from a spec."""
     spec = SearchSpec(
-        project_name=PROJECT,
-        hypermodel=f"{DIGITS}:build_model",
         data=f"{DIGITS}:load",
         tuner="RandomSearch",
         max_trials=2,
         epochs=2,
         directory=str(directory),
-        seed=4,
         verbose=0,
+        **fields,
     )
     summary = search_spec_flow(spec)
     assert summary["completed"] == 2
     return {**summary, "spec": spec, "directory": str(directory)}
+
+
+@pytest.fixture(scope="module")
+def search(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """One finished search."""
+    return finished_search(
+        tmp_path_factory.mktemp("retrain"),
+        project_name=PROJECT,
+        hypermodel=f"{DIGITS}:build_model",
+        seed=4,
+    )
 
 
 @contextlib.contextmanager
@@ -156,3 +163,83 @@ def test_clear_errors_without_a_search_or_a_spec(search, tmp_path):
             spec={**search["spec"].model_dump(), "data": f"{DIGITS}:nothing"},
         )
     assert "has no attribute 'nothing'" in str(raised.value)
+
+
+# The tuner's arguments reach the retrained model -----------------------------------------
+
+OVERRIDES = "retrain-overrides"
+
+
+def build_without_metrics(hp):
+    """A digits classifier compiled without metrics: the tuner's ``metrics=`` adds accuracy."""
+    import keras
+
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(64,)),
+            keras.layers.Dense(hp.Int("units", 8, 16, step=8), activation="relu"),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    return model
+
+
+@pytest.fixture(scope="module")
+def override_search(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A finished search whose tuner overrides the metrics, caps the size, trains twice a trial."""
+    return finished_search(
+        tmp_path_factory.mktemp("overrides"),
+        project_name=OVERRIDES,
+        hypermodel=f"{__name__}:build_without_metrics",
+        objective="val_accuracy",
+        seed=7,
+        executions_per_trial=2,
+        tuner_args={"metrics": ["accuracy"], "max_model_size": 5000},
+    )
+
+
+def test_retrain_builds_what_the_trial_built(override_search):
+    from mlflow.keras import load_model
+
+    from tuning.engine import trial_seed
+
+    result = retrain_flow(project_name=OVERRIDES, directory=override_search["directory"])
+    client = MlflowClient(tracking_uri=override_search["tracking_uri"])
+    run = client.get_run(result["run_id"])
+
+    # Compile override: the objective is measured on the test split, not replaced by the loss.
+    assert result["metric"] == "accuracy" and "test_accuracy" in run.data.metrics
+    # executions_per_trial: two models trained, their mean reported beside the registered one.
+    assert result["executions"] == 2 and "test_accuracy_mean" in run.data.metrics
+    # The trial's own seed, derived as the search derived it.
+    best_id = override_search["best_trial_id"]
+    assert run.data.params["seed"] == str(trial_seed(7, best_id, 0))
+    # The trial's architecture and compile settings.
+    version = client.get_model_version(OVERRIDES, result["version"])
+    model = load_model(version.source)
+    assert model.layers[0].units == override_search["best_values"]["units"]
+    assert model.get_compile_config()["metrics"] == ["accuracy"]
+
+
+def test_retrain_honours_max_model_size(override_search):
+    import tuning as kt
+
+    tiny = override_search["spec"].model_copy(
+        update={"tuner_args": {"metrics": ["accuracy"], "max_model_size": 100}}
+    )
+    with pytest.raises(kt.FailedTrialError, match="Oversized model"):
+        retrain_flow(project_name=OVERRIDES, directory=override_search["directory"], spec=tiny)
+
+
+def test_retrain_refuses_an_objective_the_test_split_cannot_measure(override_search):
+    without = override_search["spec"].model_copy(update={"tuner_args": {}})
+    client = MlflowClient(tracking_uri=override_search["tracking_uri"])
+    runs_before = len(client.search_runs([client.get_experiment_by_name(OVERRIDES).experiment_id]))
+
+    refusal = "'val_accuracy' is measured on the test split as 'accuracy'"
+    with pytest.raises(ValueError, match=refusal):
+        retrain_flow(project_name=OVERRIDES, directory=override_search["directory"], spec=without)
+
+    runs_after = len(client.search_runs([client.get_experiment_by_name(OVERRIDES).experiment_id]))
+    assert runs_after == runs_before  # nothing logged, nothing registered

@@ -1,0 +1,133 @@
+"""Trials on a Dask cluster: the search's payload as a worker plugin, trials in its children.
+
+``TrialPoolPlugin`` is registered on the cluster once per search: Dask sends
+it, with the payload, to every worker (and to workers that join later). On
+each worker it writes the payload to the worker's local folder and keeps a
+``WorkerPool`` whose children train the trials; unregistering it ends them.
+``ClusterRunner.train`` runs on a Dask worker and finds the plugin there by
+name. Imported only when a search runs on Dask.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import uuid
+from typing import Any
+
+from distributed import get_worker
+from distributed.diagnostics.plugin import WorkerPlugin
+
+from tuning.devices import visible_gpus
+from tuning.runners import WorkerPool
+from tuning.trial_spec import TrialResult, TrialSpec
+from tuning.workers import write_payload
+
+__all__ = ["ClusterRunner", "TrialPoolPlugin"]
+
+
+class TrialPoolPlugin(WorkerPlugin):
+    """A search's worker pool on each Dask worker.
+
+    Each thread of a worker that trains a trial takes a free GPU of the
+    worker (when it has any), so that one trial holds one GPU.
+
+    Args:
+        name: The plugin's name, unique per search.
+        payload: What ``tuning.runners.pickle_payload`` returned.
+        isolation: ``"worker"`` or ``"process"``.
+        max_trial_time: Seconds after which a trial's process is killed, or None.
+    """
+
+    def __init__(
+        self, name: str, payload: bytes, isolation: str, max_trial_time: float | None
+    ) -> None:
+        self.name = name
+        self.payload = payload
+        self.isolation = isolation
+        self.max_trial_time = max_trial_time
+        self._folder: str | None = None
+        self._pool: WorkerPool | None = None
+        self._free_gpus: list[str] = []
+        self._lock: threading.Lock | None = None  # made on the worker: locks do not pickle
+
+    def setup(self, worker: Any) -> None:
+        """Writes the payload into the worker's local folder; starts no process yet."""
+        self._folder = os.path.join(worker.local_directory, self.name)
+        os.makedirs(self._folder, exist_ok=True)
+        path = write_payload(self.payload, self._folder)
+        self._pool = WorkerPool(path, self.isolation, self.max_trial_time)
+        self._free_gpus = visible_gpus()
+        self._lock = threading.Lock()
+
+    def teardown(self, worker: Any) -> None:
+        """Ends the search's child processes on this worker and removes the payload."""
+        if self._pool is not None:
+            self._pool.close()
+        if self._folder is not None:
+            shutil.rmtree(self._folder, ignore_errors=True)
+
+    def run(self, spec: TrialSpec) -> TrialResult:
+        """Trains ``spec`` in a child process of this worker, on a GPU of its own if any."""
+        assert self._pool is not None and self._lock is not None, "the plugin was not set up"
+        with self._lock:
+            gpu = self._free_gpus.pop(0) if self._free_gpus else None
+        try:
+            device = gpu if gpu is not None else f"cpu-{threading.get_ident()}"
+            return self._pool.run(spec, device=device, gpu=gpu)
+        finally:
+            if gpu is not None:
+                with self._lock:
+                    self._free_gpus.append(gpu)
+
+
+class ClusterRunner:
+    """Trains trials on the Dask worker that runs the train task.
+
+    The train task carries the runner to the cluster; it pickles as the
+    plugin's name alone (the payload travels once, with the plugin).
+
+    Args:
+        payload: What ``tuning.runners.pickle_payload`` returned.
+        isolation: ``"worker"`` or ``"process"``.
+        max_trial_time: Seconds after which a trial's process is killed, or None.
+    """
+
+    def __init__(self, payload: bytes, isolation: str, max_trial_time: float | None) -> None:
+        self.plugin_name = f"hyperflow-{uuid.uuid4().hex}"
+        self.resources: dict[str, int] | None = None
+        self.on_gpu = False
+        self._plugin: TrialPoolPlugin | None = TrialPoolPlugin(
+            self.plugin_name, payload, isolation, max_trial_time
+        )
+        self._client: Any = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_plugin": None, "_client": None}
+
+    def start(self, task_runner: Any) -> None:
+        """Registers the search's plugin on the cluster of ``task_runner`` (a Dask runner).
+
+        A train task then asks for one GPU when the cluster's workers advertise ``GPU``.
+        """
+        self._client = task_runner.client  # the runner's distributed.Client
+        self._client.register_plugin(self._plugin, name=self.plugin_name)
+        workers = self._client.scheduler_info()["workers"].values()
+        self.on_gpu = any(w.get("resources", {}).get("GPU") for w in workers)
+        self.resources = {"GPU": 1} if self.on_gpu else None
+
+    def train(self, spec: TrialSpec) -> TrialResult:
+        plugin = get_worker().plugins.get(self.plugin_name)
+        if plugin is None:
+            raise RuntimeError(
+                f"Trial {spec.trial_id} reached a Dask worker without its search's plugin "
+                f"{self.plugin_name!r}."
+            )
+        return plugin.run(spec)
+
+    def close(self) -> None:
+        """Unregisters the plugin, which ends the search's processes on every worker."""
+        if self._client is not None:
+            self._client.unregister_worker_plugin(self.plugin_name)
+            self._client = None

@@ -1,0 +1,383 @@
+"""The search engine: one search's state, changed in one place, free of Prefect.
+
+``SearchEngine`` opens or resumes a search in the trial store, samples the
+next trial, records a finished one and finishes the search. It is the only
+code that calls the oracle's mutating methods and the only code that saves
+the search state, so the order of those calls, which resume depends on, is
+written down once, here. Any driver can run a search over it: the Prefect
+flow in ``flows/search.py`` is one; a plain loop is another::
+
+    engine.open("RandomSearch", params, overwrite=True)
+    engine.begin()
+    while (spec := engine.sample("0")).runnable:
+        engine.record(spec, evaluate(runner.train(spec), engine.oracle.objective))
+    summary = engine.finish()
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from tuning import errors
+from tuning.display import Display
+from tuning.hyperparameters import HyperParameters
+from tuning.objective import Objective
+from tuning.oracles.base import Oracle
+from tuning.plots import search_figures
+from tuning.results import Evaluation, Execution, aggregate
+from tuning.trial import Trial, TrialStatus
+from tuning.trial_spec import TrialOutcome, TrialResult, TrialSpec
+
+__all__ = ["SearchEngine", "crashed", "evaluate", "trial_seed"]
+
+_ENDED = {s.value for s in TrialStatus if s.is_finished}
+
+
+class SearchEngine:
+    """One search: its oracle, its runs in the trial store, its progress on the console.
+
+    Sampling and recording must happen in one thread (the driver's); training
+    and evaluation may happen anywhere.
+
+    Args:
+        oracle: The search algorithm.
+        store: The trial store (``TrialStore``) the search lives in.
+        tuner_id: The tuner's name; a trial is asked for as ``<tuner_id>-<slot>``.
+        max_time: Seconds after ``begin`` when no new trial starts, or None.
+        on_trial_end: Called with each trial once the oracle recorded it
+            (``Tuner.on_trial_end``).
+    """
+
+    def __init__(
+        self,
+        oracle: Oracle,
+        store: Any,
+        tuner_id: str = "tuner0",
+        max_time: float | None = None,
+        on_trial_end: Callable[[Trial], None] | None = None,
+    ) -> None:
+        self.oracle = oracle
+        self.store = store
+        self.tuner_id = tuner_id
+        self.max_time = max_time
+        self.on_trial_end = on_trial_end
+        self.search_run_id: str | None = None
+        self.trial_run_ids: dict[str, str] = {}
+        self.fatal: BaseException | None = None
+        self.display = Display(oracle.objective.name)
+        self._attempts: dict[str, int] = {}
+        self._started = time.monotonic()
+        self._lock = threading.Lock()
+
+    def __reduce__(self) -> tuple[Any, tuple[str | None]]:
+        """An engine never leaves its search's process: pickled, it becomes a stub.
+
+        Prefect sends a flow run's context, the flow bound to its engine
+        included, to Dask workers with each task; the search stays here.
+        """
+        return (_DetachedEngine, (self.search_run_id,))
+
+    # Before the search ---------------------------------------------------------------
+
+    def use_objective(self, objective: Objective) -> None:
+        """Replaces the oracle's objective before any trial (a tuner that fixes its metric)."""
+        self.oracle.objective = objective
+        self.display = Display(objective.name)
+
+    def declare(self, hp: HyperParameters) -> None:
+        """Adds the hyperparameters a build declared to the search space.
+
+        Raises:
+            RuntimeError: New hyperparameters with ``allow_new_entries=False``.
+        """
+        self.oracle.update_space(hp)
+
+    def warm_start(self, trials: Sequence[Trial], best_k: int = 5) -> int:
+        """Seeds the oracle with earlier searches' trials (see ``Oracle.warm_start``).
+
+        Returns:
+            How many trials the oracle used.
+        """
+        return self.oracle.warm_start(trials, best_k=best_k)
+
+    def open(self, tuner_name: str, params: dict[str, Any], overwrite: bool) -> str:
+        """Opens the search in the store: resumes the project's last one or starts anew.
+
+        Resuming restores the oracle's saved state, replays the end of any
+        trial whose run ended after that state was saved, puts the trials that
+        were running back at the head of the queue, marks their runs KILLED
+        and saves the state. Idempotent.
+
+        Args:
+            tuner_name: The tuner's class name (the search run's name and tag).
+            params: The search's settings, logged as the search run's params.
+            overwrite: True starts a new search even when one exists.
+
+        Returns:
+            The search's run id.
+        """
+        if self.search_run_id is not None:
+            return self.search_run_id
+        self.store.connect()
+        runs, trials = self.store.runs, self.store.trials
+        run_id = None if overwrite else runs.latest_search()
+        state = self.store.state.load(run_id) if run_id else None
+        if state is None:
+            self.search_run_id = runs.start_search(
+                tuner_name, params, self.oracle.hyperparameters.get_config()
+            )
+            self.store.state.save(self.search_run_id, self.oracle.get_state())
+            return self.search_run_id
+        self.search_run_id = run_id
+        self.oracle.set_state(state)
+        trial_runs = trials.trial_runs(run_id)
+        self.trial_run_ids = {r["trial_id"]: r["run_id"] for r in trial_runs}
+        for run in trial_runs:
+            self._attempts[run["trial_id"]] = max(
+                run["attempt"], self._attempts.get(run["trial_id"], 0)
+            )
+        ongoing = {t.trial_id for t in self.oracle.ongoing_trials.values()}
+        for run in trial_runs:
+            # Ended after the last saved state: replay its end instead of rerunning it.
+            if run["trial_id"] in ongoing and run["status"] in _ENDED:
+                record = trials.finished_trial_record(run["run_id"])
+                if record is not None:
+                    self.oracle.end_trial(Trial.from_state(record))
+        self.oracle.requeue_ongoing()
+        trials.kill_unfinished_trials(run_id)
+        runs.reopen_search(run_id)
+        self.store.state.save(run_id, self.oracle.get_state())
+        return run_id
+
+    def load_latest(self) -> bool:
+        """Reads the project's last search into the oracle, to report on it; changes no run.
+
+        For a process that ran no search (``get_best_models`` after a restart).
+
+        Returns:
+            Whether a search with a saved state was found.
+        """
+        if self.search_run_id is not None or self.oracle.trials:
+            return True
+        self.store.connect()
+        run_id = self.store.runs.latest_search()
+        state = self.store.state.load(run_id) if run_id else None
+        if state is None:
+            return False
+        self.search_run_id = run_id
+        self.oracle.set_state(state)
+        self.trial_run_ids = {
+            r["trial_id"]: r["run_id"] for r in self.store.trials.trial_runs(run_id)
+        }
+        return True
+
+    def begin(self, verbose: int = 1) -> None:
+        """Starts the clock of ``max_time`` and the console's progress."""
+        self._started = time.monotonic()
+        self.display = Display(self.oracle.objective.name, verbose=verbose)
+        self.display.search_begin()
+
+    # One trial ------------------------------------------------------------------------
+
+    @property
+    def time_spent(self) -> bool:
+        """Whether ``max_time`` has run out."""
+        return self.max_time is not None and time.monotonic() - self._started >= self.max_time
+
+    def sample(self, slot: str) -> TrialSpec:
+        """Asks the oracle for the next trial and opens its MLflow run.
+
+        The state is saved once the run exists, before the trial can end: a
+        search killed after the trial's run ended then replays that end on
+        resume instead of running the trial again.
+
+        Args:
+            slot: Which of the concurrent slots asks.
+
+        Returns:
+            A RUNNING spec to train, or one that carries no trial: IDLE (ask
+            again once a running trial ends) or STOPPED (the search is over).
+        """
+        if self.fatal is not None or self.time_spent:
+            return TrialSpec(status=TrialStatus.STOPPED.value)
+        with self._lock:
+            trial = self.oracle.create_trial(f"{self.tuner_id}-{slot}")
+        if trial.status != TrialStatus.RUNNING:
+            return TrialSpec(status=trial.status.value)
+        attempt = self._attempts.get(trial.trial_id, -1) + 1
+        self._attempts[trial.trial_id] = attempt
+        run_id = self.store.trials.start_trial(
+            self.search_run_id, trial.trial_id, trial.values, attempt=attempt
+        )
+        self.trial_run_ids[trial.trial_id] = run_id
+        self.store.state.save(self.search_run_id, self.oracle.get_state())
+        parent = trial.values.get("tuner/trial_id")
+        best = self.oracle.get_best_trials(1)
+        self.display.trial_begin(trial, best[0].hyperparameters if best else None)
+        return TrialSpec(
+            status=TrialStatus.RUNNING.value,
+            trial_id=trial.trial_id,
+            hyperparameters=trial.hyperparameters.get_config(),
+            run_id=run_id,
+            artifact_uri=self.store.connection.artifact_uri(run_id),
+            seed=trial_seed(self.oracle.seed, trial.trial_id, attempt),
+            parent_run_id=self.trial_run_ids.get(parent) if parent else None,
+            pruning_reference=self.oracle.pruning_reference(),
+            slot=slot,
+        )
+
+    def record(self, spec: TrialSpec, outcome: TrialOutcome) -> str:
+        """Tells the oracle how the trial ended, ends its run, saves the search state.
+
+        The one place a trial is finished, however it was driven.
+
+        Args:
+            spec: The trial's spec, as ``sample`` made it.
+            outcome: Its result and evaluation.
+
+        Returns:
+            The trial's status after the oracle's decision (a crashed trial
+            may be INVALID and queued for a retry, or FAILED).
+        """
+        result, evaluation = outcome.result, outcome.evaluation
+        trial = self.oracle.trials[spec.trial_id]
+        trial.hyperparameters = HyperParameters.from_config(result.hyperparameters)
+        try:
+            self.oracle.update_space(trial.hyperparameters)
+        except RuntimeError as error:  # new entries with allow_new_entries=False
+            result = result.failed_by(errors.FatalRuntimeError(str(error)))
+        if evaluation is not None:
+            self._record_curve(spec.trial_id, evaluation)
+            trial.score, trial.best_step = evaluation.score, evaluation.best_step
+        trial.status, trial.message = TrialStatus(result.status), result.message
+        self.store.trials.end_trial(
+            spec.run_id,
+            trial.get_state(),
+            trial.status.value,
+            trial.score,
+            result.duration_s,
+            error=result.message,
+        )
+        try:
+            self.oracle.end_trial(trial)
+        except errors.FatalError as error:
+            self.fatal = error
+        if result.error_type and self.fatal is None:
+            self.fatal = _error_class(result.error_type)(result.message or result.error_type)
+        self.store.state.save(self.search_run_id, self.oracle.get_state())
+        best = self.oracle.get_best_trials(1)
+        self.display.trial_end(trial, best[0].score if best else None)
+        if self.on_trial_end is not None:
+            self.on_trial_end(trial)
+        return trial.status.value
+
+    def _record_curve(self, trial_id: str, evaluation: Evaluation) -> None:
+        for step, metrics in evaluation.curve.items():
+            finite = {k: v for k, v in metrics.items() if not math.isnan(v)}
+            self.oracle.update_trial(trial_id, finite, step=int(step), prune=False)
+
+    # After the search -----------------------------------------------------------------
+
+    def finish(self) -> dict[str, Any]:
+        """Ends the search's run with the best trial, a leaderboard and plots.
+
+        Returns:
+            A summary: ``project_name``, ``trials``, ``best_trial_id``,
+            ``best_score``, ``elapsed_s`` and ``leaderboard`` (rows, best first).
+        """
+        leaderboard = self.leaderboard()
+        best = self.oracle.get_best_trials(1)
+        self.store.runs.log_figures(self.search_run_id, search_figures(self.oracle))
+        self.store.runs.end_search(
+            self.search_run_id,
+            "FAILED" if self.fatal is not None else "FINISHED",
+            best[0].score if best else None,
+            best[0].trial_id if best else None,
+            leaderboard,
+        )
+        return {
+            "project_name": self.store.project_name,
+            "trials": len(self.oracle.trials),
+            "best_trial_id": best[0].trial_id if best else None,
+            "best_score": best[0].score if best else None,
+            "elapsed_s": time.monotonic() - self._started,
+            "leaderboard": leaderboard,
+        }
+
+    def leaderboard(self, limit: int = 50) -> list[dict[str, Any]]:
+        """The best completed trials as table rows, best first."""
+        return [
+            {
+                "rank": rank,
+                "trial_id": trial.trial_id,
+                "score": trial.score,
+                "best_step": trial.best_step,
+                **trial.values,
+            }
+            for rank, trial in enumerate(self.oracle.get_best_trials(limit), start=1)
+        ]
+
+
+class _DetachedEngine:
+    """What a pickled ``SearchEngine`` becomes elsewhere: a name, and an error on use."""
+
+    def __init__(self, search_run_id: str | None) -> None:
+        self.search_run_id = search_run_id
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):  # pickle's and copy's probes
+            raise AttributeError(name)
+        raise RuntimeError(
+            f"The engine of search {self.__dict__.get('search_run_id')} works in its search's "
+            f"process only; {name!r} was asked of a copy sent elsewhere."
+        )
+
+
+def trial_seed(search_seed: int, trial_id: str, attempt: int) -> int:
+    """The seed of one attempt of a trial, derived from the search's seed.
+
+    ``SeedSequence`` rather than ``hash()``, which is salted per process. A
+    retrain of the trial derives the same seed.
+    """
+    number = int(trial_id) if trial_id.isdigit() else 0
+    sequence = np.random.SeedSequence([int(search_seed), number, int(attempt)])
+    return int(sequence.generate_state(1)[0] % (2**31 - 1))
+
+
+def evaluate(result: TrialResult, objective: Objective) -> TrialOutcome:
+    """Scores a trial's executions; an objective it did not report fails the search.
+
+    A pure function of small values, so it can run anywhere.
+    """
+    if result.status not in (TrialStatus.COMPLETED.value, TrialStatus.STOPPED.value):
+        return TrialOutcome(result=result, evaluation=None)
+    executions = [Execution.from_dict(e) for e in result.executions]
+    try:
+        evaluation = aggregate(executions, objective)
+    except errors.FatalError as error:
+        return TrialOutcome(result=result.failed_by(error), evaluation=None)
+    return TrialOutcome(result=result, evaluation=evaluation)
+
+
+def crashed(spec: TrialSpec, error: BaseException | Any) -> TrialOutcome:
+    """An INVALID outcome for a trial whose task failed outside the user's code."""
+    message = (
+        "".join(traceback.format_exception(error))
+        if isinstance(error, BaseException)
+        else str(error)
+    )
+    return TrialOutcome(result=TrialResult.invalid(spec, f"The trial's task failed: {message}"))
+
+
+def _error_class(name: str) -> type[errors.FatalError]:
+    cls = getattr(errors, name, None)
+    return (
+        cls if isinstance(cls, type) and issubclass(cls, errors.FatalError) else errors.FatalError
+    )

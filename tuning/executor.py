@@ -1,0 +1,258 @@
+"""The one trial executor: what training a trial means, wherever it trains.
+
+In the search's process, in a worker process and on a Dask worker alike, a
+trial is executed by ``TrialExecutor.execute``: the tuner's ``run_trial``
+(by default: for each execution, build the model seeded, fit it, record each
+epoch), then the curves are made uniform, the best weights uploaded and the
+outcome returned as a ``TrialResult``. A failure of the user's code is a
+result, never an exception.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import shutil
+import tempfile
+import threading
+import time
+import traceback
+from typing import Any
+
+import numpy as np
+
+from tuning import errors
+from tuning.hooks import TunerHooks
+from tuning.hyperparameters import HyperParameters
+from tuning.model_builder import ModelBuilder
+from tuning.objective import Objective
+from tuning.pruning import MedianStoppingRule
+from tuning.recorder import TrialRecorder
+from tuning.results import to_executions
+from tuning.trial import Trial, TrialStatus
+from tuning.trial_spec import TrialResult, TrialSpec
+
+__all__ = [
+    "BUILD_CONFIG_ARTIFACT",
+    "MODEL_CONFIG_ARTIFACT",
+    "WEIGHTS_ARTIFACT",
+    "TrialExecutor",
+]
+
+WEIGHTS_ARTIFACT = "checkpoints/best.weights.h5"
+BUILD_CONFIG_ARTIFACT = "build_config.json"
+MODEL_CONFIG_ARTIFACT = "model_config.json"
+
+
+class TrialExecutor:
+    """Trains trials for one tuner, recording each epoch in the trial's MLflow run.
+
+    Args:
+        hooks: The tuner: its ``run_trial`` and hooks are called.
+        store: The trial store (``TrialStore``).
+        builder: Builds the trial's models.
+        objective: The search's objective.
+        pruning: The pruning rule, or None.
+        executions: Models trained per trial (``executions_per_trial``).
+    """
+
+    def __init__(
+        self,
+        hooks: TunerHooks,
+        store: Any,
+        builder: ModelBuilder,
+        objective: Objective,
+        pruning: MedianStoppingRule | None = None,
+        executions: int = 1,
+    ) -> None:
+        self.hooks = hooks
+        self.store = store
+        self.builder = builder
+        self.objective = objective
+        self.pruning = pruning
+        self.executions = executions
+        self._recorders: dict[str, TrialRecorder] = {}
+        self._lock = threading.Lock()
+
+    def recorder(self, trial_id: str) -> TrialRecorder:
+        """The recorder of a trial that is training in this process.
+
+        Raises:
+            KeyError: No such trial trains here.
+        """
+        with self._lock:
+            return self._recorders[trial_id]
+
+    def execute(self, spec: TrialSpec, fit_args: tuple, fit_kwargs: dict) -> TrialResult:
+        """Trains the trial ``spec`` describes; never raises for a failure of user code.
+
+        Args:
+            spec: The trial to train.
+            fit_args: What ``search`` received, positionally.
+            fit_kwargs: What ``search`` received by keyword (copied per trial).
+
+        Returns:
+            The trial's result: its status, per-execution curves, error if any.
+        """
+        started = time.monotonic()
+        trial = Trial(HyperParameters.from_config(spec.hyperparameters), trial_id=spec.trial_id)
+        if spec.artifact_uri:
+            self.store.connection.note_artifact_uri(spec.run_id, spec.artifact_uri)
+        checkpoint_dir = tempfile.mkdtemp(prefix=f"hyperflow-trial-{spec.trial_id}-")
+        recorder = TrialRecorder(
+            self.store.runs,
+            spec.run_id,
+            self.objective,
+            checkpoint_dir,
+            executions=self.executions,
+            seed=spec.seed,
+            pruning=self.pruning,
+            pruning_reference=spec.pruning_reference,
+            initial_weights=self._parent_weights(spec, checkpoint_dir),
+        )
+        with self._lock:
+            self._recorders[trial.trial_id] = recorder  # type: ignore[index]
+        status, message, error_type, executions = TrialStatus.COMPLETED, None, None, []
+        try:
+            with self.builder.training():
+                self.hooks.on_trial_begin(trial)
+                results = self.hooks.run_trial(trial, *fit_args, **copy.copy(fit_kwargs))
+            converted = to_executions(results, self.objective)
+            recorder.log_executions(converted)
+            executions = [e.to_dict() for e in converted]
+            if recorder.pruned:
+                status = TrialStatus.STOPPED
+        except errors.FatalError as error:
+            status, message = TrialStatus.FAILED, traceback.format_exc()
+            error_type = type(error).__name__
+        except errors.FailedTrialError:
+            status, message = TrialStatus.FAILED, traceback.format_exc()
+        except Exception:
+            status, message = TrialStatus.INVALID, traceback.format_exc()
+        finally:
+            with self._lock:
+                self._recorders.pop(trial.trial_id, None)  # type: ignore[arg-type]
+        try:
+            self._upload(recorder)
+        finally:
+            shutil.rmtree(checkpoint_dir, ignore_errors=True)
+        return TrialResult(
+            trial_id=spec.trial_id,
+            run_id=spec.run_id,
+            status=status.value,
+            executions=executions,
+            hyperparameters=trial.hyperparameters.get_config(),
+            message=message,
+            error_type=error_type,
+            duration_s=time.monotonic() - started,
+        )
+
+    def run_executions(self, trial: Trial, *args: Any, **kwargs: Any) -> list[Any]:
+        """``Tuner.run_trial``'s default: ``executions_per_trial`` models built, fitted, recorded.
+
+        Each execution gets deep copies of the user's callbacks and the
+        executor's own callback.
+
+        Returns:
+            What ``HyperModel.fit`` returned, per execution.
+        """
+        from tuning.callbacks import TrialCallback
+
+        recorder = self.recorder(trial.trial_id)  # type: ignore[arg-type]
+        user_callbacks = kwargs.pop("callbacks", None) or []
+        histories = []
+        for execution in range(self.executions):
+            callbacks = [copy.deepcopy(c) for c in user_callbacks]
+            callbacks.append(TrialCallback(self.hooks, trial, recorder, execution))
+            histories.append(self.build_and_fit(trial, *args, callbacks=callbacks, **kwargs))
+        return histories
+
+    def build_and_fit(self, trial: Trial, *args: Any, **kwargs: Any) -> Any:
+        """Builds one execution's model (seeded, checked), then fits it with the hypermodel.
+
+        The execution is read from the ``TrialCallback`` among ``callbacks``
+        (0 without one); it is seeded with the trial's seed plus its number.
+        """
+        from tuning.callbacks import TrialCallback
+
+        recorder = self.recorder(trial.trial_id)  # type: ignore[arg-type]
+        execution = next(
+            (c.execution for c in kwargs.get("callbacks") or [] if isinstance(c, TrialCallback)), 0
+        )
+        hp = trial.hyperparameters
+        model = self.builder.build_seeded(hp, recorder.seed + execution)
+        if recorder.initial_weights:
+            model.load_weights(recorder.initial_weights)
+        self._log_model_config(recorder, model)
+        results = self.builder.fit(hp, model, *args, **kwargs)
+        if not recorder.has_checkpoint:
+            # fit() reported no objective per epoch: keep the final weights instead.
+            model.save_weights(recorder.checkpoint_path)
+        recorder.build_config = model.get_build_config()
+        return results
+
+    def retrain(
+        self, hp: HyperParameters, seed: int, *args: Any, **kwargs: Any
+    ) -> list[tuple[Any, Any]]:
+        """Trains a trial's executions again, built and seeded as the trial's were; records nothing.
+
+        For the retrain flow: the same builder (compile overrides, size check,
+        distribution strategy), the trial's seed plus the execution's number,
+        ``executions_per_trial`` models.
+
+        Args:
+            hp: The trial's hyperparameters.
+            seed: The trial's seed (``tuning.engine.trial_seed``).
+            *args: Arguments for ``fit`` (the training data).
+            **kwargs: Keyword arguments for ``fit`` (``epochs``, ``batch_size``, ...).
+
+        Returns:
+            ``(model, what fit returned)`` per execution.
+        """
+        trained = []
+        with self.builder.training():
+            for execution in range(self.executions):
+                model = self.builder.build_seeded(hp, seed + execution)
+                trained.append((model, self.builder.fit(hp, model, *args, **kwargs)))
+        return trained
+
+    def save_weights(self, trial_id: str, model: Any) -> None:
+        """Saves ``model``'s weights as the trial's checkpoint (``Tuner.save_model``)."""
+        model.save_weights(self.recorder(trial_id).checkpoint_path)
+
+    def _parent_weights(self, spec: TrialSpec, folder: str) -> str | None:
+        """The best-epoch weights of the trial this one continues (Hyperband), if it saved any."""
+        parent = spec.parent_run_id
+        connection = self.store.connection
+        if not parent or not connection.has_artifact(parent, WEIGHTS_ARTIFACT):
+            return None
+        return connection.download(parent, WEIGHTS_ARTIFACT, os.path.join(folder, "parent"))
+
+    def _log_model_config(self, recorder: TrialRecorder, model: Any) -> None:
+        try:
+            config = model.get_config()
+        except Exception:  # subclassed models without get_config
+            return
+        self.store.runs.log_dict(recorder.run_id, jsonable(config), MODEL_CONFIG_ARTIFACT)
+
+    def _upload(self, recorder: TrialRecorder) -> None:
+        """Uploads the trial's best weights and its model's build config to its run."""
+        if recorder.has_checkpoint:
+            self.store.connection.log_file(recorder.run_id, recorder.checkpoint_path, "checkpoints")
+        if recorder.build_config:
+            self.store.runs.log_dict(
+                recorder.run_id, jsonable(recorder.build_config), BUILD_CONFIG_ARTIFACT
+            )
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` with numpy scalars made plain and anything else unknown made its ``repr``."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return repr(value)

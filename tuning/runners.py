@@ -1,0 +1,198 @@
+"""Where a trial trains: one interface, three places.
+
+A runner's ``train(spec)`` turns a ``TrialSpec`` into a ``TrialResult`` and
+never raises for a failure of the trial:
+
+* ``InProcessRunner``: in the search's own process (``isolation="none"``).
+* ``LocalWorkersRunner``: in child processes of this machine, forked from the
+  zygote, one per slot (``isolation="worker"`` or ``"process"``).
+* ``ClusterRunner`` (``tuning.cluster``): on a Dask worker, in child processes
+  of that worker.
+
+The two process-based runners share ``WorkerPool``. What a child process
+receives once per search is the payload: the tuner (its hypermodel, hooks and
+arguments, without the oracle's history) and the arguments of ``fit``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+from typing import Any, Protocol
+
+import cloudpickle
+
+from tuning import errors, zygote
+from tuning.devices import visible_gpus
+from tuning.trial_spec import TrialResult, TrialSpec
+from tuning.workers import TrialWorker, write_payload
+
+__all__ = [
+    "InProcessRunner",
+    "LocalWorkersRunner",
+    "TrialRunner",
+    "WorkerPool",
+    "pickle_payload",
+]
+
+
+class TrialRunner(Protocol):
+    """What the search flow needs of a place where trials train."""
+
+    resources: dict[str, int] | None
+    """Dask resources a train task asks for (one GPU), or None."""
+
+    on_gpu: bool
+    """Whether trials train on GPUs."""
+
+    def start(self, task_runner: Any) -> None:
+        """Prepares before the first trial (starts what takes long to start).
+
+        Args:
+            task_runner: The flow's Prefect task runner (a Dask runner holds
+                the cluster's client).
+        """
+
+    def train(self, spec: TrialSpec) -> TrialResult:
+        """Trains one trial; a failure of the trial is a result, not an exception."""
+
+    def close(self) -> None:
+        """Ends what ``start`` and ``train`` started."""
+
+
+class InProcessRunner:
+    """Trains each trial in this process, as KerasTuner does.
+
+    Args:
+        executor: The tuner's ``TrialExecutor``.
+        fit_args: Positional arguments for ``fit``.
+        fit_kwargs: Keyword arguments for ``fit``.
+    """
+
+    resources = None
+
+    def __init__(self, executor: Any, fit_args: tuple, fit_kwargs: dict) -> None:
+        self.executor = executor
+        self.fit_args = fit_args
+        self.fit_kwargs = fit_kwargs
+        self.on_gpu = bool(visible_gpus())
+
+    def start(self, task_runner: Any) -> None:
+        """Nothing to prepare."""
+
+    def train(self, spec: TrialSpec) -> TrialResult:
+        return self.executor.execute(spec, self.fit_args, self.fit_kwargs)
+
+    def close(self) -> None:
+        """Nothing to end."""
+
+
+def pickle_payload(tuner: Any, fit_args: tuple, fit_kwargs: dict, isolation: str) -> bytes:
+    """The payload of a search's child processes: the tuner and ``fit``'s arguments, pickled.
+
+    Raises:
+        FatalTypeError: Something cannot be pickled (by cloudpickle); names
+            ``isolation`` and the way out.
+    """
+    try:
+        return cloudpickle.dumps((tuner, fit_args, fit_kwargs))
+    except Exception as error:
+        raise errors.FatalTypeError(
+            f"With isolation={isolation!r} trials train in other processes, so "
+            "the tuner, its hypermodel and the arguments of search() must be picklable "
+            f"(by cloudpickle); pickling failed: {error}. Use isolation='none' to train "
+            "in this process."
+        ) from error
+
+
+class WorkerPool:
+    """Child processes that train trials, one per device (a GPU, or a slot on CPUs).
+
+    Args:
+        payload_path: The payload file the children load.
+        isolation: ``"worker"`` keeps a child for the whole search;
+            ``"process"`` gives every trial a fresh one.
+        max_trial_time: Seconds after which a trial's child is killed, or None.
+    """
+
+    def __init__(self, payload_path: str, isolation: str, max_trial_time: float | None) -> None:
+        self.payload_path = payload_path
+        self.isolation = isolation
+        self.max_trial_time = max_trial_time
+        self._workers: dict[str, TrialWorker] = {}
+        self._lock = threading.Lock()
+
+    def run(self, spec: TrialSpec, device: str, gpu: str | None) -> TrialResult:
+        """Trains ``spec`` in the child process of ``device``, started on first use.
+
+        Args:
+            spec: The trial.
+            device: Which child: one per device.
+            gpu: The GPU the child may see, or None for none.
+        """
+        with self._lock:
+            worker = self._workers.get(device)
+            if worker is None:
+                per_process = 1 if self.isolation == "process" else None
+                env = {"CUDA_VISIBLE_DEVICES": gpu if gpu is not None else ""}
+                worker = TrialWorker(self.payload_path, trials_per_process=per_process, env=env)
+                self._workers[device] = worker
+        return worker.run(spec, timeout=self.max_trial_time)
+
+    def close(self) -> int:
+        """Ends every child process.
+
+        Returns:
+            How many were ended.
+        """
+        with self._lock:
+            workers = list(self._workers.values())
+            self._workers.clear()
+        for worker in workers:
+            worker.close()
+        return len(workers)
+
+
+class LocalWorkersRunner:
+    """Trains trials in child processes of this machine, one per concurrent slot.
+
+    With GPUs, slot ``i`` trains on GPU ``i mod n``, so that one trial holds one GPU.
+
+    Args:
+        payload: What ``pickle_payload`` returned.
+        isolation: ``"worker"`` or ``"process"``.
+        max_trial_time: Seconds after which a trial's process is killed, or None.
+    """
+
+    resources = None
+
+    def __init__(self, payload: bytes, isolation: str, max_trial_time: float | None) -> None:
+        self.payload = payload
+        self.isolation = isolation
+        self.max_trial_time = max_trial_time
+        self._folder: str | None = None
+        self._pool: WorkerPool | None = None
+        self._gpus = visible_gpus()
+        self.on_gpu = bool(self._gpus)
+
+    def start(self, task_runner: Any) -> None:
+        """Writes the payload and starts the zygote, whose imports overlap the first samples."""
+        self._folder = tempfile.mkdtemp(prefix="hyperflow-search-")
+        path = write_payload(self.payload, self._folder)
+        self._pool = WorkerPool(path, self.isolation, self.max_trial_time)
+        zygote.shared()
+
+    def train(self, spec: TrialSpec) -> TrialResult:
+        assert self._pool is not None, "start() first"
+        gpu = self._gpus[int(spec.slot) % len(self._gpus)] if self._gpus else None
+        return self._pool.run(spec, device=f"slot-{spec.slot}", gpu=gpu)
+
+    def close(self) -> None:
+        """Stops the worker processes and removes the payload."""
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+        if self._folder is not None:
+            shutil.rmtree(self._folder, ignore_errors=True)
+            self._folder = None
