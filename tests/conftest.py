@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -28,3 +29,19 @@ def prefect_server():
     with prefect_test_harness(server_startup_timeout=None):
         with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
             yield
+
+
+@pytest.fixture
+def no_tracking_uri(monkeypatch):
+    """The test picks its store; a tracking URI exported by the caller must not decide."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+
+
+@pytest.fixture(scope="module")
+def directory(tmp_path_factory) -> Path:
+    """One SQLite store per test module (its migration takes seconds); a project per test."""
+    from tuning.store import TrialStore
+
+    path = tmp_path_factory.mktemp("store")
+    TrialStore("warm-up", path).connect()
+    return path
