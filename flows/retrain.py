@@ -130,7 +130,8 @@ def retrain_flow(
     )
     try:
         if len(trained) > 1:
-            scores = [_evaluate(m, test)[metric] for m, _ in trained]
+            others = [_evaluate(m, test)[metric] for m, _ in trained[1:]]
+            scores = [test_metrics[metric], *others]
             store.runs.log_metrics(run_id, {f"test_{metric}_mean": sum(scores) / len(scores)}, 0)
         result = _register(
             store,

@@ -35,7 +35,7 @@ class TrialPoolPlugin(WorkerPlugin):
 
     Args:
         name: The plugin's name, unique per search.
-        payload: What ``tuning.runners.pickle_payload`` returned.
+        payload: What ``tuning.workers.pickle_payload`` returned.
         isolation: ``"worker"`` or ``"process"``.
         max_trial_time: Seconds after which a trial's process is killed, or None.
     """
@@ -89,7 +89,7 @@ class ClusterRunner:
     plugin's name alone (the payload travels once, with the plugin).
 
     Args:
-        payload: What ``tuning.runners.pickle_payload`` returned.
+        payload: What ``tuning.workers.pickle_payload`` returned.
         isolation: ``"worker"`` or ``"process"``.
         max_trial_time: Seconds after which a trial's process is killed, or None.
     """

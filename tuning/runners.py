@@ -21,9 +21,7 @@ import tempfile
 import threading
 from typing import Any, Protocol
 
-import cloudpickle
-
-from tuning import errors, zygote
+from tuning import zygote
 from tuning.devices import visible_gpus
 from tuning.trial_spec import TrialResult, TrialSpec
 from tuning.workers import TrialWorker, write_payload
@@ -33,7 +31,6 @@ __all__ = [
     "LocalWorkersRunner",
     "TrialRunner",
     "WorkerPool",
-    "pickle_payload",
 ]
 
 
@@ -86,24 +83,6 @@ class InProcessRunner:
 
     def close(self) -> None:
         """Nothing to end."""
-
-
-def pickle_payload(tuner: Any, fit_args: tuple, fit_kwargs: dict, isolation: str) -> bytes:
-    """The payload of a search's child processes: the tuner and ``fit``'s arguments, pickled.
-
-    Raises:
-        FatalTypeError: Something cannot be pickled (by cloudpickle); names
-            ``isolation`` and the way out.
-    """
-    try:
-        return cloudpickle.dumps((tuner, fit_args, fit_kwargs))
-    except Exception as error:
-        raise errors.FatalTypeError(
-            f"With isolation={isolation!r} trials train in other processes, so "
-            "the tuner, its hypermodel and the arguments of search() must be picklable "
-            f"(by cloudpickle); pickling failed: {error}. Use isolation='none' to train "
-            "in this process."
-        ) from error
 
 
 class WorkerPool:
@@ -160,7 +139,7 @@ class LocalWorkersRunner:
     With GPUs, slot ``i`` trains on GPU ``i mod n``, so that one trial holds one GPU.
 
     Args:
-        payload: What ``pickle_payload`` returned.
+        payload: What ``tuning.workers.pickle_payload`` returned.
         isolation: ``"worker"`` or ``"process"``.
         max_trial_time: Seconds after which a trial's process is killed, or None.
     """

@@ -33,10 +33,11 @@ from tuning.oracles.grid_search import GridSearchOracle
 from tuning.oracles.hyperband import HyperbandOracle
 from tuning.oracles.random_search import RandomSearchOracle
 from tuning.pruning import MedianStoppingRule
-from tuning.runners import InProcessRunner, LocalWorkersRunner, TrialRunner, pickle_payload
+from tuning.runners import InProcessRunner, LocalWorkersRunner, TrialRunner
 from tuning.space import discover_space
 from tuning.store import TrialStore
 from tuning.trial import Trial
+from tuning.workers import pickle_payload
 
 __all__ = ["BayesianOptimization", "GridSearch", "Hyperband", "RandomSearch", "Tuner"]
 

@@ -9,6 +9,13 @@ whole search (``isolation="worker"``).
 The children are forked from this process's zygote (``tuning.zygote``), which
 has imported TensorFlow already, so a fresh worker trains within a second
 instead of after a ~10 s import.
+
+The payload is a pickle (cloudpickle), unlike the search state, which is JSON:
+it holds the user's hypermodel, hooks and data, which JSON cannot carry. This
+module writes it (``pickle_payload``) and reads it (``serve``). It is written
+by the search's own process, into a fresh ``mkdtemp`` folder (mode 0700) on this
+machine or the Dask worker's local directory, and loaded only by that search's
+child processes, never by a later or resumed search, which read JSON alone.
 """
 
 from __future__ import annotations
@@ -18,15 +25,34 @@ import subprocess
 import time
 from multiprocessing import Pipe
 from multiprocessing.connection import Connection
+from typing import Any
 
 import cloudpickle
 
-from tuning import heap, zygote
+from tuning import errors, heap, zygote
 from tuning.trial_spec import TrialResult, TrialSpec
 
-__all__ = ["PAYLOAD_FILE", "TrialWorker", "serve", "write_payload"]
+__all__ = ["PAYLOAD_FILE", "TrialWorker", "pickle_payload", "serve", "write_payload"]
 
 PAYLOAD_FILE = "payload.pkl"
+
+
+def pickle_payload(tuner: Any, fit_args: tuple, fit_kwargs: dict, isolation: str) -> bytes:
+    """The payload of a search's child processes: the tuner and ``fit``'s arguments, pickled.
+
+    Raises:
+        FatalTypeError: Something cannot be pickled (by cloudpickle); names
+            ``isolation`` and the way out.
+    """
+    try:
+        return cloudpickle.dumps((tuner, fit_args, fit_kwargs))
+    except Exception as error:
+        raise errors.FatalTypeError(
+            f"With isolation={isolation!r} trials train in other processes, so "
+            "the tuner, its hypermodel and the arguments of search() must be picklable "
+            f"(by cloudpickle); pickling failed: {error}. Use isolation='none' to train "
+            "in this process."
+        ) from error
 
 
 def write_payload(payload: bytes, folder: str) -> str:
@@ -42,7 +68,7 @@ class TrialWorker:
 
     Args:
         payload_path: What ``write_payload`` returned: the pickled tuner and
-            arguments of ``fit`` (``tuning.runners.pickle_payload``).
+            arguments of ``fit`` (``pickle_payload``).
         trials_per_process: Trials a process trains before it is replaced;
             None keeps it for the whole search.
         env: Extra environment variables for the child (``CUDA_VISIBLE_DEVICES``).

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import statistics
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -23,20 +23,7 @@ from tuning.trial import Trial, TrialStatus
 BRANIN_MINIMUM = 0.397887
 
 
-@pytest.fixture(autouse=True)
-def _one_blas_thread() -> Iterator[None]:
-    """Runs each test with one BLAS thread where ``threadpoolctl`` allows.
-
-    The matrices here are tiny; on a busy machine OpenBLAS's threads spend far
-    longer waiting for each other than computing (ten times longer, measured).
-    """
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        yield
-        return
-    with threadpool_limits(limits=1):
-        yield
+pytestmark = pytest.mark.usefixtures("one_blas_thread")
 
 
 def branin(values: Mapping[str, float]) -> float:

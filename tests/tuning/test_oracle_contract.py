@@ -17,7 +17,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -62,16 +62,7 @@ def make_oracle(name: str, **kwargs: Any) -> Oracle:
     return FACTORIES[name](**kwargs)
 
 
-@pytest.fixture(autouse=True)
-def _one_blas_thread() -> Iterator[None]:
-    """One BLAS thread: the Gaussian process's matrices are tiny (see test_bayesian.py)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        yield
-        return
-    with threadpool_limits(limits=1):
-        yield
+pytestmark = pytest.mark.usefixtures("one_blas_thread")
 
 
 # Space and objective ------------------------------------------------------------------

@@ -12,7 +12,8 @@ import pytest
 
 import tuning as kt
 from tuning.engine import evaluate
-from tuning.runners import InProcessRunner, LocalWorkersRunner, pickle_payload
+from tuning.runners import InProcessRunner, LocalWorkersRunner
+from tuning.workers import pickle_payload
 
 _projects = itertools.count()
 
