@@ -39,8 +39,8 @@ from flows.spec import (
     load_data,
     validate_spec,
 )
-from tuning.engine import trial_seed
 from tuning.objective import Objective, create_objective
+from tuning.search_engine import trial_seed
 from tuning.store import MlflowConnection, TrialStore
 from tuning.trial import Trial, TrialStatus
 

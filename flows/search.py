@@ -1,6 +1,6 @@
 """The search flow: one flow run per search, four tasks per trial.
 
-The flow is one driver of a ``tuning.engine.SearchEngine``: it keeps up to
+The flow is one driver of a ``tuning.search_engine.SearchEngine``: it keeps up to
 ``max_concurrent_trials`` trials in flight, asks for a new trial the moment a
 slot frees up, and records each trial as soon as it ends. The engine and the
 runner are bound into the flow and its tasks when ``run_search`` builds them;
@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,11 +24,14 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.console import quiet_prefect_console
 from tasks import TrialTasks, bind_trial_tasks
-from tuning.engine import SearchEngine, crashed
 from tuning.runners import TrialRunner
+from tuning.search_engine import SearchEngine, crashed
+from tuning.trial import TrialStatus
 from tuning.trial_spec import TrialOutcome, TrialSpec
 
 __all__ = ["run_search", "search_flow"]
+
+_IDLE_WAIT_S = 0.05
 
 
 def search_flow(engine: SearchEngine, runner: TrialRunner) -> Flow:
@@ -88,14 +92,19 @@ def _run_trials(
     free_slots = [str(i) for i in range(max_concurrent_trials)]
     in_flight: dict[Any, TrialSpec] = {}
     while True:
+        idle = False
         while free_slots and engine.fatal is None:
             spec = tasks.sample(free_slots[0])
-            if not spec.runnable:  # IDLE (wait for a running trial) or STOPPED
+            if not spec.runnable:
+                idle = spec.status == TrialStatus.IDLE.value
                 break
             free_slots.pop(0)
             with _dask_annotations(resources):
                 in_flight[tasks.train.submit(spec)] = spec
         if not in_flight:
+            if idle:  # the oracle is not ready yet, and no trial will wake it: ask again
+                time.sleep(_IDLE_WAIT_S)
+                continue
             return
         trained = next(as_completed(list(in_flight)))
         trained.wait()  # as_completed's future may carry a state older than the result

@@ -17,9 +17,9 @@ from typing import Any
 from prefect import Task, task
 from prefect.cache_policies import NO_CACHE
 
-from tuning.engine import SearchEngine, evaluate
 from tuning.objective import create_objective
 from tuning.runners import TrialRunner
+from tuning.search_engine import SearchEngine, evaluate
 from tuning.trial_spec import TrialOutcome, TrialResult, TrialSpec
 
 __all__ = ["TrialTasks", "bind_trial_tasks", "evaluate_trial"]

@@ -33,24 +33,28 @@ from tuning.trial import Trial, TrialStatus
 # The tuners reach MLflow and Keras: imported on first use, so that the search
 # core (``import tuning.oracles``) stays light.
 _LAZY = {
+    "BaseTuner": "tuning.base_tuner",
     "BayesianOptimization": "tuning.tuners",
     "GridSearch": "tuning.tuners",
     "Hyperband": "tuning.tuners",
     "RandomSearch": "tuning.tuners",
     "SklearnTuner": "tuning.sklearn_tuner",
     "Tuner": "tuning.tuners",
-    "applications": "tuning.applications",
 }
+# Modules reached as attributes (``kt.tuners.RandomSearch``), imported on first use.
+_LAZY_MODULES = {"applications", "engine", "tuners"}
 
 
 def __getattr__(name: str) -> Any:
+    if name in _LAZY_MODULES:
+        return importlib.import_module(f"tuning.{name}")
     if name in _LAZY:
-        module = importlib.import_module(_LAZY[name])
-        return module if name == "applications" else getattr(module, name)
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'tuning' has no attribute {name!r}")
 
 
 __all__ = [
+    "BaseTuner",
     "BayesianOptimization",
     "BayesianOptimizationOracle",
     "FailedTrialError",
@@ -74,6 +78,8 @@ __all__ = [
     "TrialStatus",
     "Tuner",
     "applications",
+    "engine",
     "errors",
     "oracles",
+    "tuners",
 ]

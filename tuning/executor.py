@@ -10,6 +10,7 @@ result, never an exception.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import shutil
@@ -35,24 +36,37 @@ from tuning.trial_spec import TrialResult, TrialSpec
 __all__ = [
     "BUILD_CONFIG_ARTIFACT",
     "MODEL_CONFIG_ARTIFACT",
+    "TENSORBOARD_ARTIFACTS",
+    "TRIAL_DIR_ARTIFACTS",
     "WEIGHTS_ARTIFACT",
     "TrialExecutor",
+    "trial_dir",
 ]
 
 WEIGHTS_ARTIFACT = "checkpoints/best.weights.h5"
 BUILD_CONFIG_ARTIFACT = "build_config.json"
 MODEL_CONFIG_ARTIFACT = "model_config.json"
+TRIAL_DIR_ARTIFACTS = "trial_dir"
+TENSORBOARD_ARTIFACTS = "tensorboard"
+
+
+def trial_dir(project_dir: str, trial_id: str) -> str:
+    """The trial's local folder, ``<project_dir>/trial_<trial_id>`` (as KerasTuner names it)."""
+    return os.path.join(project_dir, f"trial_{trial_id}")
 
 
 class TrialExecutor:
-    """Trains trials for one tuner, recording each epoch in the trial's MLflow run.
+    """Runs trials for one tuner, recording each epoch in the trial's MLflow run.
 
     Args:
         hooks: The tuner: its ``run_trial`` and hooks are called.
         store: The trial store (``TrialStore``).
-        builder: Builds the trial's models.
         objective: The search's objective.
         pruning: The pruning rule, or None.
+        project_dir: Where the trials' local folders are (``trial_dir``); their
+            files are uploaded to the trial's run when it ends.
+        builder: Builds the trial's Keras models; None for a ``BaseTuner``,
+            whose ``run_trial`` builds whatever it trains.
         executions: Models trained per trial (``executions_per_trial``).
     """
 
@@ -60,16 +74,18 @@ class TrialExecutor:
         self,
         hooks: TunerHooks,
         store: Any,
-        builder: ModelBuilder,
         objective: Objective,
-        pruning: MedianStoppingRule | None = None,
+        pruning: MedianStoppingRule | None,
+        project_dir: str,
+        builder: ModelBuilder | None = None,
         executions: int = 1,
     ) -> None:
         self.hooks = hooks
         self.store = store
-        self.builder = builder
         self.objective = objective
         self.pruning = pruning
+        self.project_dir = project_dir
+        self.builder = builder
         self.executions = executions
         self._recorders: dict[str, TrialRecorder] = {}
         self._lock = threading.Lock()
@@ -113,8 +129,9 @@ class TrialExecutor:
         with self._lock:
             self._recorders[trial.trial_id] = recorder  # type: ignore[index]
         status, message, error_type, executions = TrialStatus.COMPLETED, None, None, []
+        training = self.builder.training() if self.builder else contextlib.nullcontext()
         try:
-            with self.builder.training():
+            with training:
                 self.hooks.on_trial_begin(trial)
                 results = self.hooks.run_trial(trial, *fit_args, **copy.copy(fit_kwargs))
             converted = to_executions(results, self.objective)
@@ -133,7 +150,7 @@ class TrialExecutor:
             with self._lock:
                 self._recorders.pop(trial.trial_id, None)  # type: ignore[arg-type]
         try:
-            self._upload(recorder)
+            self._upload(recorder, spec.trial_id)
         finally:
             shutil.rmtree(checkpoint_dir, ignore_errors=True)
         return TrialResult(
@@ -162,7 +179,10 @@ class TrialExecutor:
         user_callbacks = kwargs.pop("callbacks", None) or []
         histories = []
         for execution in range(self.executions):
-            callbacks = [copy.deepcopy(c) for c in user_callbacks]
+            callbacks = [
+                _per_execution(copy.deepcopy(c), trial.trial_id, execution, recorder)
+                for c in user_callbacks
+            ]
             callbacks.append(TrialCallback(self.hooks, trial, recorder, execution))
             histories.append(self.build_and_fit(trial, *args, callbacks=callbacks, **kwargs))
         return histories
@@ -185,6 +205,8 @@ class TrialExecutor:
             model.load_weights(recorder.initial_weights)
         self._log_model_config(recorder, model)
         results = self.builder.fit(hp, model, *args, **kwargs)
+        if not model.built:
+            return results  # a fit() that never trained the model: nothing to checkpoint
         if not recorder.has_checkpoint:
             # fit() reported no objective per epoch: keep the final weights instead.
             model.save_weights(recorder.checkpoint_path)
@@ -202,7 +224,7 @@ class TrialExecutor:
 
         Args:
             hp: The trial's hyperparameters.
-            seed: The trial's seed (``tuning.engine.trial_seed``).
+            seed: The trial's seed (``tuning.search_engine.trial_seed``).
             *args: Arguments for ``fit`` (the training data).
             **kwargs: Keyword arguments for ``fit`` (``epochs``, ``batch_size``, ...).
 
@@ -235,14 +257,37 @@ class TrialExecutor:
             return
         self.store.runs.log_dict(recorder.run_id, jsonable(config), MODEL_CONFIG_ARTIFACT)
 
-    def _upload(self, recorder: TrialRecorder) -> None:
-        """Uploads the trial's best weights and its model's build config to its run."""
+    def _upload(self, recorder: TrialRecorder, trial_id: str) -> None:
+        """Uploads the trial's best weights, build config, folder and TensorBoard logs."""
+        folder = trial_dir(self.project_dir, trial_id)
+        if os.path.isdir(folder) and os.listdir(folder):
+            self.store.connection.log_file(recorder.run_id, folder, TRIAL_DIR_ARTIFACTS)
+        for log_dir in recorder.tensorboard_dirs:
+            if os.path.isdir(log_dir):
+                self.store.connection.log_file(
+                    recorder.run_id, log_dir, f"{TENSORBOARD_ARTIFACTS}/{os.path.basename(log_dir)}"
+                )
         if recorder.has_checkpoint:
             self.store.connection.log_file(recorder.run_id, recorder.checkpoint_path, "checkpoints")
         if recorder.build_config:
             self.store.runs.log_dict(
                 recorder.run_id, jsonable(recorder.build_config), BUILD_CONFIG_ARTIFACT
             )
+
+
+def _per_execution(callback: Any, trial_id: str, execution: int, recorder: TrialRecorder) -> Any:
+    """A user's callback made the execution's own: a TensorBoard writes to its own folder.
+
+    As KerasTuner does: ``<log_dir>/<trial_id>/execution<i>``, so that TensorBoard
+    shows each trial and execution as a run of its own; the folder becomes the
+    trial's ``tensorboard/`` artifacts when the trial ends.
+    """
+    import keras
+
+    if isinstance(callback, keras.callbacks.TensorBoard):
+        callback.log_dir = os.path.join(callback.log_dir, str(trial_id), f"execution{execution}")
+        recorder.tensorboard_dirs.append(callback.log_dir)
+    return callback
 
 
 def jsonable(value: Any) -> Any:

@@ -55,6 +55,7 @@ class TrialRecorder:
         self.executions = executions
         self.seed = seed
         self.build_config: dict[str, Any] | None = None
+        self.tensorboard_dirs: list[str] = []
         self.pruning = pruning
         self.pruning_reference = pruning_reference or {}
         self.initial_weights = initial_weights

@@ -56,13 +56,13 @@ except ImportError as error:  # pragma: no cover - depends on the environment
     ) from error
 
 from tuning import errors
+from tuning.base_tuner import BaseTuner
 from tuning.hypermodel import HyperModel
 from tuning.hyperparameters import HyperParameters
 from tuning.objective import DefaultObjective, Objective
 from tuning.oracles.base import Oracle
 from tuning.oracles.hyperband import HyperbandOracle
 from tuning.trial import Trial
-from tuning.tuners import Tuner
 
 __all__ = ["SklearnTuner"]
 
@@ -78,7 +78,7 @@ _KERAS_ONLY = (
 )
 
 
-class SklearnTuner(Tuner):
+class SklearnTuner(BaseTuner):
     """Cross-validated hyperparameter search for scikit-learn estimators.
 
     Each trial builds an estimator with ``hypermodel`` for every fold of
@@ -111,7 +111,7 @@ class SklearnTuner(Tuner):
             a number of folds, which means what it means to
             ``cross_val_score`` (stratified folds for classifiers). None is
             ``KFold(5, shuffle=True, random_state=1)``.
-        **kwargs: ``Tuner`` arguments: ``directory``, ``project_name``,
+        **kwargs: ``BaseTuner`` arguments: ``directory``, ``project_name``,
             ``overwrite``, ``tracking_uri``, ``max_concurrent_trials``, ...
 
     Raises:
@@ -152,26 +152,27 @@ class SklearnTuner(Tuner):
                 "hypermodel must be a HyperModel or a function build_model(hp) that returns a "
                 "scikit-learn estimator, got None."
             )
-        super().__init__(oracle, hypermodel, **kwargs)
-        if isinstance(oracle, HyperbandOracle):
-            raise TypeError(
-                "oracle: HyperbandOracle schedules training epochs, which scikit-learn "
-                "estimators do not have; use RandomSearchOracle, GridSearchOracle or "
-                "BayesianOptimizationOracle."
-            )
-        if isinstance(oracle.objective, DefaultObjective):
-            self.engine.use_objective(Objective(SCORE, "max"))  # type: ignore[union-attr]
-        elif oracle.objective != Objective(SCORE, "max"):
-            raise ValueError(
-                "oracle: SklearnTuner reports the cross-validated score as the metric 'score', "
-                f'to maximise, so the objective must be Objective("score", "max") (or left '
-                f"unset), got {oracle.objective}."
-            )
+        if isinstance(oracle, Oracle):  # (BaseTuner refuses anything else)
+            if isinstance(oracle, HyperbandOracle):
+                raise TypeError(
+                    "oracle: HyperbandOracle schedules training epochs, which scikit-learn "
+                    "estimators do not have; use RandomSearchOracle, GridSearchOracle or "
+                    "BayesianOptimizationOracle."
+                )
+            if isinstance(oracle.objective, DefaultObjective):
+                oracle.objective = Objective(SCORE, "max")  # before any search sees it
+            elif oracle.objective != Objective(SCORE, "max"):
+                raise ValueError(
+                    "oracle: SklearnTuner reports the cross-validated score as the metric 'score', "
+                    f'to maximise, so the objective must be Objective("score", "max") (or left '
+                    f"unset), got {oracle.objective}."
+                )
         self.scoring = scoring
         self._scorer = None if scoring is None else _scorer(scoring, "scoring")
         self._metrics = _check_metrics(metrics)
         self.metrics = [] if metrics is None else _as_list(metrics)
         self.cv = _check_cv(cv)
+        super().__init__(oracle, hypermodel, **kwargs)
 
     # The search -----------------------------------------------------------------
 
@@ -267,7 +268,7 @@ class SklearnTuner(Tuner):
         return results
 
     def _build_estimator(self, hp: HyperParameters) -> Any:
-        model = self.builder.build(hp)
+        model = self.hypermodel.build(hp)  # type: ignore[union-attr]
         if not callable(getattr(model, "fit", None)):
             raise errors.FatalTypeError(
                 "The hypermodel's build() (or build_model(hp)) must return a scikit-learn "

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from tuning.engine import SearchEngine
 from tuning.hypermodel import HyperModel
 from tuning.hyperparameters import HyperParameters
+from tuning.search_engine import SearchEngine
 
 __all__ = ["discover_space"]
 

@@ -202,7 +202,7 @@ def override_search(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 def test_retrain_builds_what_the_trial_built(override_search):
     from mlflow.keras import load_model
 
-    from tuning.engine import trial_seed
+    from tuning.search_engine import trial_seed
 
     result = retrain_flow(project_name=OVERRIDES, directory=override_search["directory"])
     client = MlflowClient(tracking_uri=override_search["tracking_uri"])

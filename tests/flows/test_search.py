@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import math
+import os
 import time
 
 import numpy as np
@@ -325,3 +326,48 @@ def test_median_pruning_stops_a_bad_trial_during_training(tmp_path):
     [bad_run] = [r for r in _runs(tuner, "trial") if r.data.tags["hyperflow.trial_id"] == "02"]
     history = _client(tuner).get_metric_history(bad_run.info.run_id, "val_loss")
     assert len(history) < 6
+
+
+class _ScoreOnly(kt.HyperModel):
+    """KerasTuner's "tune any function" through a hypermodel: fit returns the score."""
+
+    def build(self, hp):
+        import keras
+
+        hp.Float("x", -1, 1)
+        return keras.Sequential([keras.layers.Dense(1)])  # never called, so never built
+
+    def fit(self, hp, model, *args, **kwargs):
+        return (hp.get("x") - 0.5) ** 2
+
+
+def test_fit_that_returns_a_score_without_training_completes(tmp_path):
+    tuner = kt.RandomSearch(_ScoreOnly(), max_trials=3, seed=0, directory=tmp_path)
+    tuner.search()
+    trials = list(tuner.oracle.trials.values())
+    assert [t.status for t in trials] == [kt.TrialStatus.COMPLETED] * 3
+    best = tuner.get_best_hyperparameters()[0]
+    assert tuner.oracle.get_best_trials()[0].score == pytest.approx((best.get("x") - 0.5) ** 2)
+
+
+def test_tensorboard_writes_each_trial_and_execution_apart(tmp_path):
+    import keras
+
+    log_dir = tmp_path / "logs"
+    tuner = kt.RandomSearch(
+        build_dense,
+        objective="val_accuracy",
+        max_trials=2,
+        executions_per_trial=2,
+        seed=1,
+        directory=tmp_path,
+    )
+    tuner.search(epochs=1, callbacks=[keras.callbacks.TensorBoard(str(log_dir))], **FIT)
+
+    assert sorted(os.listdir(log_dir)) == sorted(tuner.oracle.trials)  # no shared train/
+    client = _client(tuner)
+    for trial_id, run_id in tuner.trial_run_ids.items():
+        assert sorted(os.listdir(log_dir / trial_id)) == ["execution0", "execution1"]
+        assert (log_dir / trial_id / "execution1" / "train").is_dir()
+        logged = {a.path for a in client.list_artifacts(run_id, "tensorboard")}
+        assert logged == {"tensorboard/execution0", "tensorboard/execution1"}

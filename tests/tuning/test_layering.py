@@ -23,7 +23,7 @@ ORACLE_MUTATORS = {
     "warm_start",
     "enqueue_trial",
 }
-ENGINE = "tuning.engine"
+ENGINE = "tuning.search_engine"
 
 
 def _modules() -> dict[str, Path]:
@@ -116,7 +116,7 @@ def test_tuning_reaches_prefect_only_through_the_search_entry_point():
                 if target.split(".")[0] in ("prefect", "prefect_dask", "flows", "tasks"):
                     reach_up.setdefault(name, set()).add(target)
 
-    assert reach_up == {"tuning.tuners": {"flows.search"}}
+    assert reach_up == {"tuning.base_tuner": {"flows.search"}}
 
 
 def test_only_the_engine_changes_the_oracle_or_saves_the_search_state():

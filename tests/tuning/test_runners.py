@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 import tuning as kt
-from tuning.engine import evaluate
 from tuning.runners import InProcessRunner, LocalWorkersRunner
+from tuning.search_engine import evaluate
 from tuning.workers import pickle_payload
 
 _projects = itertools.count()

@@ -118,15 +118,18 @@ class TrialRuns:
         score: float | None,
         duration_s: float,
         error: str | None = None,
+        values: Mapping[str, Any] | None = None,
     ) -> None:
         """Ends a trial's run with its outcome.
 
         Artifacts first (``trial.json``, and ``error.txt`` with the full
         traceback), then in one ``log_batch`` the metrics ``score`` (when
-        finite) and ``duration_s`` and the tags ``hyperflow.status`` and
-        ``hyperflow.error`` (its first 500 characters), then the run is
-        terminated: FINISHED for COMPLETED and STOPPED, FAILED for FAILED and
-        INVALID. A trial whose run is terminated therefore always has its record.
+        finite) and ``duration_s``, the tags ``hyperflow.status`` and
+        ``hyperflow.error`` (its first 500 characters) and the values the
+        trial used as params (those it declared while running join the ones
+        ``start_trial`` logged), then the run is terminated: FINISHED for
+        COMPLETED and STOPPED, FAILED for FAILED and INVALID. A trial whose
+        run is terminated therefore always has its record.
 
         Args:
             run_id: The trial's run id.
@@ -135,6 +138,7 @@ class TrialRuns:
             score: The objective's score, or None.
             duration_s: Wall time of the trial, in seconds.
             error: The traceback of a crashed trial, or None.
+            values: The hyperparameter values the trial used, or None.
 
         Raises:
             ValueError: ``status`` is not a finished trial status.
@@ -154,7 +158,9 @@ class TrialRuns:
         tags = {TAG_STATUS: status}
         if error:
             tags[TAG_ERROR] = str(error)[:ERROR_TAG_LENGTH]
-        self.connection.log_batch(run_id, metrics=metrics, tags=_tags(tags))
+        self.connection.log_batch(
+            run_id, metrics=metrics, params=_params(values or {}), tags=_tags(tags)
+        )
         self.connection.end_run(run_id, status=_TRIAL_RUN_STATUS[status])
 
     def kill_unfinished_trials(self, search_run_id: str) -> list[str]:

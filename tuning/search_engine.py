@@ -73,6 +73,7 @@ class SearchEngine:
         self.fatal: BaseException | None = None
         self.display = Display(oracle.objective.name)
         self._attempts: dict[str, int] = {}
+        self._opened = False
         self._started = time.monotonic()
         self._lock = threading.Lock()
 
@@ -85,11 +86,6 @@ class SearchEngine:
         return (_DetachedEngine, (self.search_run_id,))
 
     # Before the search ---------------------------------------------------------------
-
-    def use_objective(self, objective: Objective) -> None:
-        """Replaces the oracle's objective before any trial (a tuner that fixes its metric)."""
-        self.oracle.objective = objective
-        self.display = Display(objective.name)
 
     def declare(self, hp: HyperParameters) -> None:
         """Adds the hyperparameters a build declared to the search space.
@@ -123,8 +119,8 @@ class SearchEngine:
         Returns:
             The search's run id.
         """
-        if self.search_run_id is not None:
-            return self.search_run_id
+        if self._opened:
+            return self.search_run_id  # type: ignore[return-value]
         self.store.connect()
         runs, trials = self.store.runs, self.store.trials
         run_id = None if overwrite else runs.latest_search()
@@ -133,8 +129,10 @@ class SearchEngine:
             self.search_run_id = runs.start_search(
                 tuner_name, params, self.oracle.hyperparameters.get_config()
             )
-            self.store.state.save(self.search_run_id, self.oracle.get_state())
+            self.save()
+            self._opened = True
             return self.search_run_id
+        self._check_same_search(state)
         self.search_run_id = run_id
         self.oracle.set_state(state)
         trial_runs = trials.trial_runs(run_id)
@@ -153,30 +151,67 @@ class SearchEngine:
         self.oracle.requeue_ongoing()
         trials.kill_unfinished_trials(run_id)
         runs.reopen_search(run_id)
-        self.store.state.save(run_id, self.oracle.get_state())
+        self.save()
+        self._opened = True
         return run_id
 
-    def load_latest(self) -> bool:
+    def load_latest(self, force: bool = False) -> bool:
         """Reads the project's last search into the oracle, to report on it; changes no run.
 
-        For a process that ran no search (``get_best_models`` after a restart).
+        For a process that ran no search (a tuner constructed on an existing
+        project, ``get_best_models`` after a restart).
+
+        Args:
+            force: Read it again even if this engine already holds a search.
 
         Returns:
             Whether a search with a saved state was found.
+
+        Raises:
+            ValueError: That search had another oracle or another objective.
         """
-        if self.search_run_id is not None or self.oracle.trials:
+        if not force and (self.search_run_id is not None or self.oracle.trials):
             return True
         self.store.connect()
         run_id = self.store.runs.latest_search()
         state = self.store.state.load(run_id) if run_id else None
         if state is None:
             return False
+        self._check_same_search(state)
         self.search_run_id = run_id
         self.oracle.set_state(state)
         self.trial_run_ids = {
             r["trial_id"]: r["run_id"] for r in self.store.trials.trial_runs(run_id)
         }
         return True
+
+    def save(self) -> None:
+        """Saves the oracle's state to the search's run (a no-op before ``open``)."""
+        if self.search_run_id is not None:
+            self.store.state.save(self.search_run_id, self.oracle.get_state())
+
+    def _check_same_search(self, state: dict[str, Any]) -> None:
+        """Refuses to continue a saved search under another oracle or objective.
+
+        Its scores would be re-ranked under the new direction, or its state
+        would not fit the oracle.
+
+        Raises:
+            ValueError: Naming what differs, and how to start anew.
+        """
+        saved_oracle = state.get("class_name")
+        saved_objective = state.get("config", {}).get("objective")
+        objective = self.oracle.objective.get_config()
+        if saved_oracle != type(self.oracle).__name__:
+            differs = f"the oracle {saved_oracle}, not {type(self.oracle).__name__}"
+        elif saved_objective is not None and saved_objective != objective:
+            differs = f"the objective {saved_objective}, not {objective}"
+        else:
+            return
+        raise ValueError(
+            f"Project {self.store.project_name!r} was searched with {differs}. Pass "
+            "overwrite=True to start a new search, or use another project_name."
+        )
 
     def begin(self, verbose: int = 1) -> None:
         """Starts the clock of ``max_time`` and the console's progress."""
@@ -209,15 +244,16 @@ class SearchEngine:
             return TrialSpec(status=TrialStatus.STOPPED.value)
         with self._lock:
             trial = self.oracle.create_trial(f"{self.tuner_id}-{slot}")
-        if trial.status != TrialStatus.RUNNING:
-            return TrialSpec(status=trial.status.value)
+        status = TrialStatus(trial.status)  # a user's oracle may set a plain string
+        if status != TrialStatus.RUNNING:
+            return TrialSpec(status=status.value)
         attempt = self._attempts.get(trial.trial_id, -1) + 1
         self._attempts[trial.trial_id] = attempt
         run_id = self.store.trials.start_trial(
             self.search_run_id, trial.trial_id, trial.values, attempt=attempt
         )
         self.trial_run_ids[trial.trial_id] = run_id
-        self.store.state.save(self.search_run_id, self.oracle.get_state())
+        self.save()
         parent = trial.values.get("tuner/trial_id")
         best = self.oracle.get_best_trials(1)
         self.display.trial_begin(trial, best[0].hyperparameters if best else None)
@@ -264,6 +300,7 @@ class SearchEngine:
             trial.score,
             result.duration_s,
             error=result.message,
+            values=trial.values,
         )
         try:
             self.oracle.end_trial(trial)
@@ -271,7 +308,7 @@ class SearchEngine:
             self.fatal = error
         if result.error_type and self.fatal is None:
             self.fatal = _error_class(result.error_type)(result.message or result.error_type)
-        self.store.state.save(self.search_run_id, self.oracle.get_state())
+        self.save()
         best = self.oracle.get_best_trials(1)
         self.display.trial_end(trial, best[0].score if best else None)
         if self.on_trial_end is not None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import tuning as kt
-from tuning.engine import SearchEngine, crashed, evaluate, trial_seed
+from tuning.search_engine import SearchEngine, crashed, evaluate, trial_seed
 from tuning.store import TrialStore
 from tuning.trial_spec import TrialResult
 
@@ -59,7 +59,7 @@ def test_a_plain_loop_runs_a_whole_search_without_prefect(tmp_path):
     code = f"""
 import json, sys
 import tuning as kt
-from tuning.engine import evaluate
+from tuning.search_engine import evaluate
 from tuning.runners import InProcessRunner
 
 class Quadratic(kt.RandomSearch):

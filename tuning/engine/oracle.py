@@ -1,0 +1,6 @@
+"""``keras_tuner.engine.oracle``."""
+
+from tuning.objective import Objective
+from tuning.oracles.base import Oracle
+
+__all__ = ["Objective", "Oracle"]

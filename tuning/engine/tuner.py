@@ -1,0 +1,5 @@
+"""``keras_tuner.engine.tuner``."""
+
+from tuning.tuners import Tuner
+
+__all__ = ["Tuner"]
