@@ -11,6 +11,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -101,6 +102,7 @@ def test_import_does_not_load_keras_or_tensorflow() -> None:
         "assert kt.applications.HyperResNet is a.HyperResNet; "
         "a.HyperResNet(input_shape=(32, 32, 3), classes=10); "
         "a.HyperImageAugment(input_shape=(32, 32, 3)); "
+        "a.HyperEfficientNet(input_shape=(32, 32, 3), classes=10, weights='b0.weights.h5'); "
         "print(sorted(m for m in ('keras', 'tensorflow') if m in sys.modules))"
     )
     out = subprocess.run(
@@ -143,10 +145,22 @@ def test_classes_is_optional_without_top(cls) -> None:
     assert cls(include_top=False, input_shape=SHAPE).classes is None
 
 
-@pytest.mark.parametrize("weights", ["imagenet", "/tmp/weights.h5"])
-def test_efficientnet_refuses_pretrained_weights(weights) -> None:
-    with pytest.raises(ValueError, match="cannot be downloaded.*weights=None"):
+def test_efficientnet_refuses_imagenet_weights() -> None:
+    with pytest.raises(ValueError, match="cannot be downloaded.*weights=None.*local weights file"):
+        HyperEfficientNet(input_shape=SHAPE, classes=CLASSES, weights="imagenet")
+
+
+@pytest.mark.parametrize("weights", ["", 1, True, b"b0.weights.h5", ["b0.weights.h5"]])
+def test_efficientnet_weights_must_be_a_path(weights) -> None:
+    with pytest.raises(ValueError, match="`weights` must be None or the path of a local"):
         HyperEfficientNet(input_shape=SHAPE, classes=CLASSES, weights=weights)
+
+
+def test_efficientnet_weights_path_is_made_absolute_once(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    hypermodel = HyperEfficientNet(input_shape=SHAPE, classes=CLASSES, weights="b0.weights.h5")
+    assert hypermodel.weights == str(tmp_path / "b0.weights.h5")
+    assert HyperEfficientNet(input_shape=SHAPE, classes=CLASSES).weights is None
 
 
 def test_efficientnet_needs_at_least_32_pixels() -> None:
@@ -318,13 +332,110 @@ def test_xception_without_top_returns_pooled_features() -> None:
 # HyperEfficientNet -------------------------------------------------------------------
 
 
-def test_efficientnet_b0_builds_and_fits_without_network(no_network) -> None:
+# KerasTuner 1.4's HyperEfficientNet declares exactly this space, in this order.
+KERAS_TUNER_EFFICIENTNET_SPACE = [
+    {
+        "class_name": "Choice",
+        "config": {
+            "name": "version",
+            "default": "B0",
+            "values": ["B0", "B1", "B2", "B3", "B4", "B5", "B6", "B7"],
+            "ordered": False,
+            "conditions": [],
+        },
+    },
+    {
+        "class_name": "Choice",
+        "config": {
+            "name": "pooling",
+            "default": "avg",
+            "values": ["avg", "max"],
+            "ordered": False,
+            "conditions": [],
+        },
+    },
+    {
+        "class_name": "Float",
+        "config": {
+            "name": "top_dropout_rate",
+            "default": 0.2,
+            "min_value": 0.2,
+            "max_value": 0.8,
+            "step": 0.2,
+            "sampling": "linear",
+            "conditions": [],
+        },
+    },
+    {
+        "class_name": "Choice",
+        "config": {
+            "name": "learning_rate",
+            "default": 0.01,
+            "values": [0.1, 0.01, 0.001],
+            "ordered": True,
+            "conditions": [],
+        },
+    },
+]
+
+
+def test_efficientnet_b0_declares_keras_tuners_space_and_fits_without_network(
+    no_network,
+) -> None:
     model, hp = _build(HyperEfficientNet(input_shape=SHAPE, classes=CLASSES))
     _assert_classifier(model)
-    assert _names(hp) == {"version", "top_dropout_rate", "learning_rate", "optimizer"}
-    assert _choices(hp, "version") == [f"B{index}" for index in range(8)]
-    assert hp.get("version") == "B0"
+    assert hp.get_config()["space"] == KERAS_TUNER_EFFICIENTNET_SPACE
+    assert hp.values == {
+        "version": "B0",
+        "pooling": "avg",
+        "top_dropout_rate": 0.2,
+        "learning_rate": 0.01,
+    }
+    assert model.get_layer("top_dropout").rate == pytest.approx(0.2)
+    assert isinstance(model.optimizer, keras.optimizers.SGD)
+    assert float(model.optimizer.learning_rate) == pytest.approx(0.01)
+    assert float(model.optimizer.momentum) == pytest.approx(0.1)
+    assert isinstance(
+        model.get_layer("efficientnetb0").layers[-1], keras.layers.GlobalAveragePooling2D
+    )
     _fit_one_epoch(model)
+
+
+@pytest.fixture(scope="module")
+def b0_weights(tmp_path_factory) -> tuple[str, object]:
+    """A local weights file of an EfficientNetB0 backbone whose stem kernel is all 0.5."""
+    source = keras.applications.EfficientNetB0(include_top=False, weights=None, input_shape=SHAPE)
+    stem = source.get_layer("stem_conv").kernel
+    stem.assign(np.full(stem.shape, 0.5, dtype="float32"))
+    path = tmp_path_factory.mktemp("weights") / "b0_notop.weights.h5"
+    source.save_weights(path)
+    return str(path), source
+
+
+def test_efficientnet_loads_a_local_weights_file(b0_weights, no_network) -> None:
+    path, source = b0_weights
+    hypermodel = HyperEfficientNet(input_shape=SHAPE, classes=CLASSES, weights=Path(path))
+    model, hp = _build(hypermodel, {"pooling": "max"})
+    _assert_classifier(model)
+    backbone = model.get_layer("efficientnetb0")
+    assert np.all(backbone.get_layer("stem_conv").kernel.numpy() == 0.5)
+    for loaded, saved in zip(backbone.weights, source.weights, strict=True):
+        np.testing.assert_array_equal(loaded.numpy(), saved.numpy())
+    assert isinstance(backbone.layers[-1], keras.layers.GlobalMaxPooling2D)
+
+
+@pytest.mark.filterwarnings("ignore:Skipping nested container:UserWarning")
+def test_efficientnet_weights_of_another_version_give_a_clear_error(b0_weights) -> None:
+    hypermodel = HyperEfficientNet(input_shape=SHAPE, classes=CLASSES, weights=b0_weights[0])
+    with pytest.raises(ValueError, match="does not fit EfficientNetB1.*fix `version`"):
+        _build(hypermodel, {"version": "B1"})
+
+
+def test_efficientnet_missing_weights_file_fails_the_build(tmp_path) -> None:
+    missing = tmp_path / "missing.weights.h5"
+    hypermodel = HyperEfficientNet(input_shape=SHAPE, classes=CLASSES, weights=missing)
+    with pytest.raises(FileNotFoundError, match="missing.weights.h5.*does not exist"):
+        _build(hypermodel)
 
 
 def test_efficientnet_with_a_hyper_augmentation_model_fits(no_network) -> None:
@@ -335,14 +446,14 @@ def test_efficientnet_with_a_hyper_augmentation_model_fits(no_network) -> None:
         "augment_layer_0": "rotate",
         "factor_rotate": 0.2,
         "top_dropout_rate": 0.4,
-        "optimizer": "sgd",
+        "learning_rate": 0.001,
     }
     model, hp = _build(hypermodel, values)
     _assert_classifier(model)
     assert {"augment_layers", "augment_layer_0", "factor_rotate", "version"} <= _names(hp)
     assert _count(model.get_layer("image_augment"), keras.layers.RandomRotation) == 1
     assert model.get_layer("top_dropout").rate == pytest.approx(0.4)
-    assert isinstance(model.optimizer, keras.optimizers.SGD)
+    assert float(model.optimizer.learning_rate) == pytest.approx(0.001)
     _fit_one_epoch(model)
 
 

@@ -3,7 +3,8 @@
 The KerasTuner ``applications``: ready-made ``HyperModel`` subclasses that
 declare their own search space. Importing this package is cheap; Keras is
 imported when a hypermodel's ``build`` is first called. No pretrained weights
-are downloaded: every network is trained from scratch.
+are downloaded: every network is trained from scratch, except that
+``HyperEfficientNet`` can start from a local weights file.
 
 Example:
     >>> import tuning as kt

@@ -29,6 +29,10 @@ TAG_ERROR = "hyperflow.error"
 TAG_MODEL_URI = "hyperflow.model_uri"
 TAG_PARENT_RUN_ID = "mlflow.parentRunId"
 MODEL_VERSIONS_TAG = "mlflow.modelVersions"  # a logged model's registered versions
+# An experiment's kind: MLflow 3's UI shows one without it as a GenAI experiment (traces),
+# and one of this kind with its runs table.
+TAG_EXPERIMENT_KIND = "mlflow.experimentKind"
+EXPERIMENT_KIND = "custom_model_development"
 KIND_SEARCH = "search"
 KIND_TRIAL = "trial"
 

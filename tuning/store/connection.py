@@ -33,11 +33,18 @@ Operational notes:
   ``DO_NOT_TRACK=true`` also works.
 * **Quiet.** ``connect()`` lowers the ``mlflow`` and ``alembic`` loggers to
   WARNING (unless ``MLFLOW_LOGGING_LEVEL`` is set), so the migration and INFO
-  lines stay off the console. It also sets
-  ``MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR=false`` by ``setdefault``, so downloads
-  show no tqdm bar (export ``true`` to keep it). Against an HTTP tracking
-  server, MLflow prints a "View run" link when a run ends; set
-  ``MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT=true`` to hide it.
+  lines stay off the console. It also sets, by ``setdefault``,
+  ``MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR=false``, so downloads show no tqdm bar
+  (export ``true`` to keep it), and ``MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT=true``:
+  against an HTTP tracking server MLflow prints "View run" and "View experiment"
+  links to stdout whenever a run ends (``MlflowClient.set_terminated`` does it
+  too, not only ``mlflow.end_run``), twice per trial in a search's console
+  output (export ``false`` to keep them).
+* **Experiment kind.** The experiment carries the tag
+  ``mlflow.experimentKind = "custom_model_development"``, so that MLflow 3's
+  UI opens it on its runs table rather than as a GenAI experiment (traces).
+  ``connect()`` creates it with the tag and adds the tag to an experiment
+  created without it (by an older Hyperflow, say); a kind already set is kept.
 * **Params.** Keys are made MLflow-safe: characters outside ``[/\\w.\\- :]``
   become ``_``, nested mappings become ``outer/inner``, and keys that stay
   invalid or exceed 250 characters are skipped. Values are stringified and
@@ -59,7 +66,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from tuning.store import _sqlite
 from tuning.store._artifacts import ArtifactsMixin
-from tuning.store._values import TAG_PROJECT, _now_ms, _tags
+from tuning.store._values import (
+    EXPERIMENT_KIND,
+    TAG_EXPERIMENT_KIND,
+    TAG_PROJECT,
+    _now_ms,
+    _tags,
+)
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -123,10 +136,12 @@ def configure_mlflow() -> None:
     Telemetry is switched off before MLflow is first imported here (MLflow
     starts its telemetry thread at import and checks the variable again on
     every tracked call); the loggers are lowered after the import, because
-    importing MLflow sets its logger to INFO.
+    importing MLflow sets its logger to INFO. The environment variables are
+    set by ``setdefault`` (see the module's "Quiet" note), so an exported value wins.
     """
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     import mlflow  # noqa: F401
 
     if not os.environ.get("MLFLOW_LOGGING_LEVEL"):
@@ -219,7 +234,6 @@ class MlflowConnection(ArtifactsMixin):
             return self._experiment_id
         configure_mlflow()
         from mlflow import MlflowClient
-        from mlflow.entities import LifecycleStage
 
         db_path = _sqlite.sqlite_path(self.tracking_uri)
         if db_path is not None:
@@ -228,26 +242,42 @@ class MlflowConnection(ArtifactsMixin):
             if db_path is not None:
                 _sqlite.use_wal(db_path)
             client = self._client_ or MlflowClient(tracking_uri=self.tracking_uri)
-            experiment = self.retry(client.get_experiment_by_name, self.project_name)
-            if experiment is None:
-                try:
-                    experiment_id = self.retry(
-                        client.create_experiment,
-                        self.project_name,
-                        artifact_location=self.artifact_root,
-                    )
-                except Exception:  # created meanwhile by another process (e.g. a server)
-                    experiment = self.retry(client.get_experiment_by_name, self.project_name)
-                    if experiment is None:
-                        raise
-                    experiment_id = experiment.experiment_id
-            else:
-                experiment_id = experiment.experiment_id
-                if experiment.lifecycle_stage == LifecycleStage.DELETED:
-                    self.retry(client.restore_experiment, experiment_id)
+            experiment_id = self._open_experiment(client)
         self._client_ = client
         self._experiment_id = str(experiment_id)
         return self._experiment_id
+
+    def _open_experiment(self, client: MlflowClient) -> str:
+        """The project's experiment id: created with its kind, or restored and given its kind.
+
+        A deleted experiment is restored; one without ``mlflow.experimentKind``
+        gets ``custom_model_development``; one with another kind keeps it.
+        """
+        from mlflow.entities import LifecycleStage
+
+        experiment = self.retry(client.get_experiment_by_name, self.project_name)
+        if experiment is None:
+            try:
+                return self.retry(
+                    client.create_experiment,
+                    self.project_name,
+                    artifact_location=self.artifact_root,
+                    tags={TAG_EXPERIMENT_KIND: EXPERIMENT_KIND},
+                )
+            except Exception:  # created meanwhile by another process (e.g. a server)
+                experiment = self.retry(client.get_experiment_by_name, self.project_name)
+                if experiment is None:
+                    raise
+        if experiment.lifecycle_stage == LifecycleStage.DELETED:
+            self.retry(client.restore_experiment, experiment.experiment_id)
+        if TAG_EXPERIMENT_KIND not in experiment.tags:
+            self.retry(
+                client.set_experiment_tag,
+                experiment.experiment_id,
+                TAG_EXPERIMENT_KIND,
+                EXPERIMENT_KIND,
+            )
+        return experiment.experiment_id
 
     def exists(self) -> bool:
         """Whether the project has an experiment in the store; creates nothing.

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.tuning.store.helpers import make_record
+from tests.tuning.store.helpers import Backend, make_record
 from tuning.store import MlflowConnection, TrialStore, resolve_tracking_uri
 
 # Where the store lives ----------------------------------------------------------------------
@@ -132,9 +132,10 @@ def test_exists_creates_nothing(backend, tmp_path):
     assert store.exists() and backend.open("mnist").exists()
 
 
-def test_connect_quiets_mlflow_and_alembic(backend, capfd, monkeypatch):
-    # A server makes MLflow print a "View run" link when a run ends; this hides it.
-    monkeypatch.setenv("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+def test_connect_quiets_mlflow_and_ending_runs_prints_nothing(backend, capfd, monkeypatch):
+    # Against a server MLflow prints "View run" / "View experiment" links whenever a run
+    # ends, unless this variable says otherwise; connect() sets it unless it is exported.
+    monkeypatch.delenv("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", raising=False)
     store = backend.open("mnist")
     store.connect()
     assert logging.getLogger("mlflow").getEffectiveLevel() >= logging.WARNING
@@ -148,9 +149,69 @@ def test_connect_quiets_mlflow_and_alembic(backend, capfd, monkeypatch):
     assert store.state.load(search) == {"a": 1}
     assert store.trials.finished_trial_record(trial)["trial_id"] == "00"
     assert Path(store.connection.download(trial, "trial.json")).is_file()
+    store.trials.start_trial(search, "01", {"units": 16})
+    assert store.trials.kill_unfinished_trials(search) == ["01"]
+    store.runs.end_search(search, "FINISHED", 0.5, "00", [])
+    retrain = store.runs.start_run("retrain", "retrain")
+    store.connection.end_run(retrain)
 
     out, err = capfd.readouterr()
     assert out == "" and err == ""
+
+
+def test_exported_mlflow_setting_brings_the_run_links_back(
+    mlflow_server, tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setenv("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "false")
+    store = Backend("server", tmp_path, mlflow_server).open("links")
+    run_id = store.runs.start_run("retrain", "retrain")
+    capsys.readouterr()
+    store.connection.end_run(run_id)
+
+    out = capsys.readouterr().out
+    assert f"View run retrain at: {store.connection.run_url(run_id)}" in out
+    assert "View experiment at:" in out
+
+
+# The experiment's kind ---------------------------------------------------------------------
+
+
+def _kind(store: TrialStore) -> str | None:
+    experiment = store.connection.call("get_experiment", store.experiment_id)
+    return experiment.tags.get("mlflow.experimentKind")
+
+
+def test_the_experiment_opens_on_the_runs_table_in_mlflows_ui(backend):
+    store = backend.open("mnist")
+    store.runs.start_search("RandomSearch", {}, {})
+
+    assert _kind(store) == "custom_model_development"
+
+
+def test_an_experiment_created_without_a_kind_gets_it_when_a_search_opens_it(backend):
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=backend.open().tracking_uri)
+    old = client.create_experiment(backend.project("old"))  # as Hyperflow made them before
+    deleted = client.create_experiment(backend.project("deleted"))
+    client.delete_experiment(deleted)
+    chosen = client.create_experiment(
+        backend.project("chosen"), tags={"mlflow.experimentKind": "genai_development"}
+    )
+    assert "mlflow.experimentKind" not in client.get_experiment(old).tags
+
+    stores = {name: backend.open(name) for name in ("old", "deleted", "chosen")}
+    for store in stores.values():
+        store.runs.start_search("RandomSearch", {}, {})
+
+    assert [stores[name].experiment_id for name in ("old", "deleted", "chosen")] == [
+        old,
+        deleted,
+        chosen,
+    ]
+    assert _kind(stores["old"]) == _kind(stores["deleted"]) == "custom_model_development"
+    assert client.get_experiment(deleted).lifecycle_stage == "active"
+    assert _kind(stores["chosen"]) == "genai_development"  # a kind set on purpose is kept
 
 
 def test_store_pickles_as_configuration(store):
