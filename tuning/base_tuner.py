@@ -26,12 +26,13 @@ from __future__ import annotations
 import functools
 import numbers
 import os
+import tempfile
 import warnings
 from collections.abc import Callable
 from typing import Any
 
 from tuning import heap
-from tuning.executor import TrialExecutor, trial_dir
+from tuning.executor import TRIAL_DIR_ARTIFACTS, TrialExecutor, trial_dir
 from tuning.hooks import TunerHooks
 from tuning.hypermodel import HyperModel, get_hypermodel
 from tuning.hyperparameters import HyperParameters
@@ -184,8 +185,21 @@ class BaseTuner(TunerHooks):
 
         Whatever a trial writes there (a pickled model, a plot) is uploaded
         to the trial's MLflow run, under ``trial_dir/``, when the trial ends.
+        Asked for a finished trial whose folder is not on this machine (it ran
+        on a Dask worker, or the folder was deleted), the folder is downloaded
+        from the run.
         """
         folder = trial_dir(self.project_dir, trial_id)
+        run_id = self.trial_run_ids.get(trial_id)
+        connection = self.store.connection
+        if (
+            not os.path.isdir(folder)
+            and run_id is not None
+            and connection.has_artifact(run_id, TRIAL_DIR_ARTIFACTS)
+        ):
+            with tempfile.TemporaryDirectory(dir=self.directory) as download:
+                os.makedirs(self.project_dir, exist_ok=True)
+                os.replace(connection.download(run_id, TRIAL_DIR_ARTIFACTS, download), folder)
         os.makedirs(folder, exist_ok=True)
         return folder
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import shutil
 
 import numpy as np
 import pytest
@@ -18,7 +19,7 @@ Y = (X[:, 0] + 0.3 * RNG.normal(size=60) > 0).astype(int)
 
 
 class PickleTuner(kt.BaseTuner):
-    """KerasTuner's "tune anything" pattern: a scikit-learn model, pickled into the trial's folder."""
+    """KerasTuner's "tune anything": a scikit-learn model, pickled into the trial's folder."""
 
     def run_trial(self, trial, x, y):
         from sklearn.linear_model import LogisticRegression
@@ -72,6 +73,11 @@ def test_base_tuner_tunes_any_code_and_reopens_its_results(tmp_path):
             assert pickled.path == "trial_dir/model.pickle"
     best = tuner.get_best_models(2)
     assert best[0].score(X, Y) >= best[1].score(X, Y)
+    # Trials that ran elsewhere (a Dask worker) have no local folder: it comes from MLflow.
+    shutil.rmtree(tuner.project_dir)
+    assert [m.coef_.tolist() for m in tuner.get_best_models(2)] == [
+        m.coef_.tolist() for m in best
+    ]
 
     # A notebook restart: a new tuner on the project sees the trials without searching.
     reopened = PickleTuner(oracle=_oracle(), directory=tmp_path, project_name="anything")
