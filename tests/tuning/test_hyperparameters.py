@@ -17,6 +17,9 @@ from tuning.hyperparameters import (
     HyperParameter,
     HyperParameters,
     Int,
+    Parent,
+    deserialize,
+    serialize,
 )
 
 
@@ -47,7 +50,6 @@ def test_first_call_with_default_returns_it_with_the_right_type():
     assert (f, type(f)) == (1.0, float)
     assert hp.Choice("c", ["b", "a"], default="a") == "a"
     assert hp.Boolean("b", default=True) is True
-    assert hp.Fixed("n", None) is None
 
 
 def test_choice_default_takes_the_type_of_the_values():
@@ -76,6 +78,42 @@ def test_asking_again_returns_the_current_value_and_ignores_new_arguments():
     assert hp.space[0].max_value == 10
 
 
+def test_values_is_a_live_dict_that_writes_through():
+    hp = HyperParameters()
+    hp.Choice("choice", [1, 2, 3], default=2)
+
+    hp.values["choice"] = 3
+    hp.values["later"] = "set"
+
+    assert hp.get("choice") == 3
+    assert hp.Choice("later", ["default", "set"], default="default") == "set"
+    assert hp.copy().values == {"choice": 3, "later": "set"}
+
+
+def test_values_read_cuts_inactive_and_fills_defaults_in_the_same_dict():
+    hp = HyperParameters()
+    hp.Choice("model", ["mlp", "cnn"])
+    with hp.conditional_scope("model", "cnn"):
+        hp.Int("filters", 8, 64)
+    values = hp.values
+
+    values["model"] = "cnn"
+    assert hp.values is values
+    assert values == {"model": "cnn", "filters": 8}
+    values["model"] = "mlp"
+    assert hp.values == {"model": "mlp"}
+
+
+def test_setting_values_copies_the_dict():
+    hp = HyperParameters()
+    given = {"x": 4}
+
+    hp.values = given
+    given["x"] = 5
+
+    assert hp.get("x") == 4
+
+
 def test_a_value_set_by_the_oracle_wins_over_the_default():
     hp = HyperParameters()
     hp.values = {"x": 4, "act": "tanh"}
@@ -83,6 +121,36 @@ def test_a_value_set_by_the_oracle_wins_over_the_default():
     assert hp.Int("x", 1, 10, default=2) == 4
     assert hp.Choice("act", ["relu", "tanh"]) == "tanh"
     assert hp.values == {"x": 4, "act": "tanh"}
+
+
+# Sampling -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "hyperparameter",
+    [
+        Int("a", 0, 1000),
+        Int("a", 1, 1000, sampling="log"),
+        Float("a", 0.0, 1.0),
+        Float("a", 0.01, 100, step=10, sampling="reverse_log"),
+        Choice("a", ["x", "y", "z"]),
+        Boolean("a"),
+        Fixed("a", "k"),
+    ],
+    ids=repr,
+)
+def test_random_sample_takes_an_int_seed_a_generator_or_nothing(hyperparameter):
+    assert hyperparameter.random_sample(123) == hyperparameter.random_sample(123)
+    assert hyperparameter.random_sample(np.random.default_rng(7)) == hyperparameter.random_sample(
+        np.random.default_rng(7)
+    )
+    assert hyperparameter.contains(hyperparameter.random_sample())
+    assert hyperparameter.contains(hyperparameter.random_sample(seed=None))
+
+
+def test_random_sample_of_a_zero_length_range_is_its_bound():
+    assert Float("f", 2, 2).random_sample() == 2
+    assert Float("f", 2, 2).value_to_prob(2) == 0.5
 
 
 # Ranges, steps and grids ----------------------------------------------------------
@@ -101,8 +169,8 @@ def test_a_value_set_by_the_oracle_wins_over_the_default():
         (Int("a", -6, 6, step=6), [-6, 0, 6]),
         (Float("a", -1.0, -0.5, step=0.25), [-1.0, -0.75, -0.5]),
         (Float("a", 1.0, 1000.0, step=10, sampling="log"), [1.0, 10.0, 100.0, 1000.0]),
-        # reverse_log mirrors the log grid so that values crowd near max_value.
-        (Int("a", 2, 32, step=2, sampling="reverse_log"), [2, 18, 26, 30, 32]),
+        # reverse_log starts at max_value and spreads out towards min_value.
+        (Int("a", 2, 32, step=2, sampling="reverse_log"), [32, 30, 26, 18, 2]),
     ],
 )
 def test_step_grids_include_max_value_when_on_the_grid(hyperparameter, grid):
@@ -122,8 +190,22 @@ def test_int_without_step_has_step_one_with_linear_sampling_only():
     assert Int("a", 1, 5).step == 1
     assert Int("a", 1, 5, sampling=None).step == 1
     assert Int("a", 1, 64, sampling="log").step is None
-    assert Int("a", 1, 64, sampling="log").values is None
-    assert Float("a", 0, 1).values is None
+    assert Int("a", 2, 20).values == list(range(2, 21))
+
+
+def test_values_without_a_step_are_ten_bucket_centres():
+    centres = [(i + 0.5) / 10 for i in range(10)]
+
+    assert Float("a", 2, 4).values == pytest.approx(
+        [2.1, 2.3, 2.5, 2.7, 2.9, 3.1, 3.3, 3.5, 3.7, 3.9]
+    )
+    log = Int("a", 2, 1024, sampling="log")
+    assert log.values == [log.prob_to_value(p) for p in centres]
+    assert len(log.values) == 10
+    # A narrow range rounds several centres to one value, listed once.
+    assert Int("a", 1, 3, sampling="log").values == [1, 2, 3]
+    # The list is a sample: every value of the range still counts as allowed.
+    assert Float("a", 2, 4).contains(2.0001)
 
 
 def test_huge_int_range_is_sampled_without_listing_it():
@@ -193,7 +275,6 @@ def test_continuous_maps_round_trip(hyperparameter):
         Int("a", -3, 3),
         Choice("a", ["x", "y", "z"]),
         Choice("a", [0.1, 0.01, 0.001]),
-        Boolean("a"),
         Fixed("a", 3),
     ],
 )
@@ -207,6 +288,22 @@ def test_discrete_values_sit_at_bucket_centres_and_round_trip(hyperparameter):
         # Every probability in the bucket maps to the same value.
         assert hyperparameter.prob_to_value(index / n + 1e-9) == value
         assert hyperparameter.prob_to_value((index + 1) / n - 1e-9) == value
+
+
+def test_boolean_lists_true_first_and_maps_false_below_one_half():
+    boolean = Boolean("a")
+
+    assert boolean.values == [True, False]
+    assert (boolean.value_to_prob(False), boolean.value_to_prob(True)) == (0.25, 0.75)
+    assert (boolean.prob_to_value(0.49), boolean.prob_to_value(0.5)) == (False, True)
+
+
+def test_reverse_log_grid_starts_at_max_value_as_in_keras_tuner():
+    hyperparameter = Float("a", 0.01, 100, step=10, sampling="reverse_log")
+
+    assert hyperparameter.values == pytest.approx([100.0, 99.91, 99.01, 90.01, 0.01])
+    assert hyperparameter.prob_to_value(0.3) == pytest.approx(99.91)
+    assert hyperparameter.value_to_prob(99.91) == pytest.approx(0.3)
 
 
 def test_off_grid_value_maps_to_the_nearest_bucket():
@@ -242,13 +339,11 @@ def test_random_sample_stays_in_range_and_on_the_grid(hyperparameter):
     rng = np.random.default_rng(0)
     samples = [hyperparameter.random_sample(rng) for _ in range(300)]
 
-    grid = hyperparameter.values
-    if grid is not None:
-        assert set(samples) <= set(grid)
-        assert set(samples) == set(grid)  # 300 draws reach every value of a small grid
-    else:
+    if getattr(hyperparameter, "step", 1) is None:  # a continuous range
         assert all(hyperparameter.min_value <= s <= hyperparameter.max_value for s in samples)
         assert len(set(samples)) > 100
+    else:
+        assert set(samples) == set(hyperparameter.values)  # 300 draws reach every value
     expected_type = type(hyperparameter.default)
     assert all(type(s) is expected_type for s in samples)
 
@@ -282,11 +377,11 @@ def test_get_raises_value_error_for_inactive_and_key_error_for_unknown():
     with hp.conditional_scope("model", "cnn"):
         hp.Int("filters", 8, 64)
 
-    with pytest.raises(ValueError, match="'filters' is not active"):
+    with pytest.raises(ValueError, match="'filters' is currently inactive"):
         hp.get("filters")
     with pytest.raises(ValueError, match="filters"):
         hp["filters"]
-    with pytest.raises(KeyError, match="nope"):
+    with pytest.raises(KeyError, match="'nope' does not exist"):
         hp.get("nope")
     with pytest.raises(KeyError, match="nope"):
         hp["nope"]
@@ -551,7 +646,7 @@ def test_reverse_log_grid_that_misses_min_value_still_starts_at_min_value():
     hp = HyperParameters()
 
     assert hp.Int("batch", 2, 40, step=2, sampling="reverse_log") == 2
-    assert hp.space[0].values == [10, 26, 34, 38, 40]
+    assert hp.space[0].values == [40, 38, 34, 26, 10]
     assert Int("batch", 2, 40, step=2, sampling="reverse_log", default=2).default == 2
 
 
@@ -567,13 +662,61 @@ def test_from_config_rejects_an_unknown_class():
         HyperParameters.from_config({"space": [{"class_name": "Mystery", "config": {}}]})
 
 
+@pytest.mark.parametrize("hyperparameter", full_space().space, ids=lambda h: h.name)
+def test_serialize_and_deserialize_round_trip_each_hyperparameter(hyperparameter):
+    serialized = json_round_trip(serialize(hyperparameter))
+
+    restored = deserialize(serialized)
+
+    assert serialized["class_name"] == type(hyperparameter).__name__
+    assert type(restored) is type(hyperparameter)
+    assert restored.get_config() == hyperparameter.get_config()
+    assert repr(restored) == repr(hyperparameter)
+
+
+def test_serialize_and_deserialize_round_trip_a_container():
+    hp = full_space()
+
+    restored = deserialize(json_round_trip(serialize(hp)))
+
+    assert isinstance(restored, HyperParameters)
+    assert restored.get_config() == hp.get_config()
+
+
+def test_deserialize_names_the_classes_it_knows():
+    with pytest.raises(ValueError, match=r"Unknown hyperparameter class 'Mystery'.*'Int'"):
+        deserialize({"class_name": "Mystery", "config": {}})
+
+
+def test_the_base_hyperparameter_round_trips_its_config():
+    base = HyperParameter(name="base", default=0)
+
+    assert base.get_config() == {"name": "base", "default": 0, "conditions": []}
+    restored = HyperParameter.from_config(base.get_config())
+    assert (restored.name, restored.default) == ("base", 0)
+    with pytest.raises(NotImplementedError, match="HyperParameter"):
+        base.random_sample()
+
+
+def test_repr_names_each_field_as_keras_tuner_does():
+    assert repr(Int("j", 1, 10)) == (
+        "Int(name: 'j', default: None, min_value: 1, max_value: 10, step: 1, sampling: 'linear')"
+    )
+    assert repr(Choice("c", ["a", "b"])) == repr(Choice("c", ["a", "b"]))
+    assert "name: 'c'" in repr(Choice("c", ["a", "b"]))
+
+
 # Bad arguments ----------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
     ("declare", "error", "match"),
     [
-        (lambda hp: hp.Int("n", 5, 1), ValueError, r"'n'.*min_value \(5\).*max_value \(1\)"),
+        (
+            lambda hp: hp.Int("n", 5, 1),
+            ValueError,
+            r"'n'.*min_value 5 is greater than the max_value 1",
+        ),
         (lambda hp: hp.Float("lr", 1.0, 0.1), ValueError, r"'lr'.*min_value.*max_value"),
         (lambda hp: hp.Int("n", 1.5, 3), ValueError, r"'n'.*min_value must be an integer"),
         (lambda hp: hp.Int("n", 1, 3.5), ValueError, r"'n'.*max_value must be an integer"),
@@ -587,45 +730,63 @@ def test_from_config_rejects_an_unknown_class():
         (
             lambda hp: hp.Float("lr", 0.0, 1.0, sampling="log"),
             ValueError,
-            r"'lr'.*log sampling needs min_value > 0",
+            r"'lr'.*sampling='log' does not support negative values or zero",
         ),
         (
             lambda hp: hp.Int("n", -1, 8, sampling="reverse_log"),
             ValueError,
-            r"'n'.*reverse_log sampling needs min_value > 0",
+            r"'n'.*sampling='reverse_log' does not support negative values",
         ),
         (
             lambda hp: hp.Float("lr", 1e-4, 1e-1, step=1, sampling="log"),
             ValueError,
-            r"'lr'.*step.*must be > 1",
+            r"Float\(name='lr'\), expected step > 1 with sampling='log'",
         ),
         (
             lambda hp: hp.Int("n", 1, 64, step=1, sampling="log"),
             ValueError,
-            r"'n'.*step.*must be > 1",
+            r"Int\(name='n'\), expected step > 1 with sampling='log'",
         ),
         (
             lambda hp: hp.Float("f", 0, 1, sampling="cubic"),
             ValueError,
             r"'f'.*sampling.*'cubic'",
         ),
-        (lambda hp: hp.Choice("c", []), ValueError, r"'c'.*non-empty"),
-        (lambda hp: hp.Choice("c", "abc"), ValueError, r"'c'.*non-empty list"),
-        (lambda hp: hp.Choice("c", [1, "a"]), TypeError, r"'c'.*one type"),
-        (lambda hp: hp.Choice("c", [True, 2]), TypeError, r"'c'.*one type"),
-        (lambda hp: hp.Choice("c", [[1], [2]]), TypeError, r"'c'.*int, float, str or bool"),
-        (lambda hp: hp.Choice("c", ["a", "b"], default="z"), ValueError, r"'c'.*default 'z'"),
-        (lambda hp: hp.Choice("c", [0, 1], default=True), ValueError, r"'c'.*default True"),
-        (lambda hp: hp.Choice("c", [False, True], default=1), ValueError, r"'c'.*default 1"),
-        (lambda hp: hp.Choice("c", ["a", "b"], ordered=True), ValueError, r"'c'.*ordered"),
+        (lambda hp: hp.Choice("c", []), ValueError, r"'c'.*`values` must be provided"),
+        (lambda hp: hp.Choice("c", "abc"), ValueError, r"'c'.*`values` must be provided"),
+        (lambda hp: hp.Choice("c", [1, "a"]), TypeError, r"'c'.*can contain only one type"),
+        (lambda hp: hp.Choice("c", [True, 2]), TypeError, r"'c'.*can contain only one type"),
+        (
+            lambda hp: hp.Choice("c", [[1], [2]]),
+            TypeError,
+            r"'c'.*can contain only `int`, `float`, `str` or `bool` values, got \[1\]",
+        ),
+        (
+            lambda hp: hp.Choice("c", ["a", "b"], default="z"),
+            ValueError,
+            r"'c'.*default value should be one of the values \['a', 'b'\], got 'z'",
+        ),
+        (lambda hp: hp.Choice("c", [0, 1], default=True), ValueError, r"'c'.*got True"),
+        (lambda hp: hp.Choice("c", [False, True], default=1), ValueError, r"'c'.*got 1"),
+        (
+            lambda hp: hp.Choice("c", ["a", "b"], ordered=True),
+            ValueError,
+            r"'c'.*`ordered` must be `False` for non-numeric values",
+        ),
         (lambda hp: hp.Int("n", 1, 9, default=10), ValueError, r"'n'.*default 10"),
         (lambda hp: hp.Int("n", 6, 13, step=3, default=7), ValueError, r"'n'.*default 7"),
         (lambda hp: hp.Int("n", 1, 9, default=2.5), ValueError, r"'n'.*default"),
         (lambda hp: hp.Int("n", 0, 2**40, default=2**40 + 1), ValueError, r"'n'.*default"),
         (lambda hp: hp.Float("f", 0, 1, default=2), ValueError, r"'f'.*default 2"),
         (lambda hp: hp.Float("f", 0, 10, step=3, default=4.5), ValueError, r"'f'.*default 4.5"),
-        (lambda hp: hp.Boolean("b", default="yes"), TypeError, r"'b'.*default"),
-        (lambda hp: hp.Fixed("k", [1, 2]), TypeError, r"'k'.*values must be"),
+        (
+            lambda hp: hp.Boolean("b", default="yes"),
+            ValueError,
+            r"'b'.*`default` must be a Python boolean.*got 'yes'",
+        ),
+        (lambda hp: hp.Boolean("b", default=None), ValueError, r"'b'.*must be a Python boolean"),
+        (lambda hp: hp.Fixed("k", [1, 2]), ValueError, r"'k'.*value must be an `int`"),
+        (lambda hp: hp.Fixed("k", None), ValueError, r"'k'.*value must be an `int`.*got None"),
         (lambda hp: hp.Int("", 1, 2), TypeError, r"non-empty string"),
     ],
 )
@@ -640,10 +801,10 @@ def test_a_child_may_not_be_named_like_its_parent():
     hp = HyperParameters()
     hp.Int("a", 1, 3)
 
-    with pytest.raises(ValueError, match=r"'a' cannot be conditioned on itself"):
+    with pytest.raises(ValueError, match=r"'a' cannot have the same name as the parent"):
         with hp.conditional_scope("a", [1]):
             hp.Int("a", 1, 3)
-    with pytest.raises(ValueError, match=r"'a' cannot be conditioned on itself"):
+    with pytest.raises(ValueError, match=r"'a' cannot have the same name as the parent"):
         hp.Boolean("a", parent_name="a", parent_values=[1])
     assert len(hp.space) == 1
 
@@ -651,10 +812,10 @@ def test_a_child_may_not_be_named_like_its_parent():
 def test_an_unknown_parent_is_an_error():
     hp = HyperParameters()
 
-    with pytest.raises(ValueError, match=r"parent hyperparameter 'ghost' is unknown"):
+    with pytest.raises(ValueError, match=r"parent hyperparameter 'ghost' is not defined"):
         with hp.conditional_scope("ghost", [1]):
             pass
-    with pytest.raises(ValueError, match=r"'ghost' is unknown"):
+    with pytest.raises(ValueError, match=r"'ghost' is not defined"):
         hp.Int("x", 1, 2, parent_name="ghost", parent_values=[1])
 
 
@@ -701,6 +862,21 @@ def test_another_type_under_other_conditions_is_allowed():
 def test_a_condition_needs_parent_values():
     with pytest.raises(ValueError, match=r"'p' needs at least one parent value"):
         Condition("p", [])
+
+
+@pytest.mark.parametrize("value", [None, [1], {"a": 1}])
+def test_a_condition_accepts_only_plain_parent_values(value):
+    with pytest.raises(TypeError, match=r"'p'.*Can contain only `int`, `float`, `str` or `bool`"):
+        Condition("p", [value])
+
+
+def test_parent_is_keras_tuners_name_for_a_condition():
+    hp = HyperParameters()
+    hp.Choice("model", ["mlp", "cnn"])
+    hp.Int("units", 1, 4, parent_name="model", parent_values="cnn")
+
+    assert hp.space[1].conditions == [Parent("model", ["cnn"])]
+    assert Parent("model", np.array(["cnn"])).is_met({"model": "cnn"})
 
 
 def test_nan_default_is_rejected():
