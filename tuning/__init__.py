@@ -26,6 +26,7 @@ from tuning.oracles import (
     HyperbandOracle,
     Oracle,
     RandomSearchOracle,
+    synchronized,
 )
 from tuning.pruning import MedianStoppingRule
 from tuning.trial import Trial, TrialStatus
@@ -81,5 +82,6 @@ __all__ = [
     "engine",
     "errors",
     "oracles",
+    "synchronized",
     "tuners",
 ]

@@ -210,7 +210,8 @@ def test_epochs_follow_the_schedule():
     ],
 )
 def test_bad_arguments_raise(kwargs, name):
-    with pytest.raises(ValueError, match=name):
+    # KerasTuner's message starts "factor needs": code that matches on it keeps working.
+    with pytest.raises(ValueError, match=f"^{name} needs to be an integer >= "):
         HyperbandOracle(**kwargs)
 
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import math
+import threading
+import time
 
 import pytest
 
 from tuning.errors import FatalRuntimeError
 from tuning.hyperparameters import HyperParameters, Int
-from tuning.oracles import RandomSearchOracle
+from tuning.oracles import RandomSearchOracle, synchronized
 from tuning.pruning import MedianStoppingRule
 from tuning.trial import Trial, TrialStatus
 
@@ -116,10 +119,10 @@ def test_values_stay_in_the_space_and_only_active_ones_appear():
         for hp in space.space:
             if hp.name not in values:
                 continue
-            if hp.values is not None:
-                assert values[hp.name] in hp.values
-            else:
+            if hp.name == "lr":  # continuous: anywhere in its range
                 assert hp.min_value <= values[hp.name] <= hp.max_value
+            else:
+                assert values[hp.name] in hp.values
         assert ("filters" in values) == (values["model"] == "cnn")
     assert {v["model"] for v in trials} == {"mlp", "cnn"}
 
@@ -434,3 +437,71 @@ def test_enqueue_checks_a_value_of_a_huge_int_range_without_listing_it(monkeypat
     oracle.enqueue_trial({"seed": 5})
 
     assert oracle.create_trial("w0").values == {"seed": 5}
+
+
+# synchronized ---------------------------------------------------------------------------
+
+
+class _LockedOracle(RandomSearchOracle):
+    """A user's oracle, as KerasTuner's documentation writes one."""
+
+    @synchronized
+    def create_trial(self, tuner_id: str) -> Trial:
+        return super().create_trial(tuner_id)
+
+
+class _GatedOracle(_LockedOracle):
+    """Its decorated override calls a decorated method (the lock is re-entrant)."""
+
+    def __init__(self, gate: threading.Event | threading.Barrier, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.gate = gate
+        self.entered: list[str] = []
+
+    @synchronized
+    def create_trial(self, tuner_id: str) -> Trial:
+        self.entered.append(tuner_id)
+        self.gate.wait(timeout=5)
+        return super().create_trial(tuner_id)
+
+
+def test_synchronized_lets_one_thread_at_a_time_into_one_oracle():
+    gate = threading.Event()
+    oracle = _GatedOracle(gate, objective="loss", hyperparameters=make_space())
+    first = threading.Thread(target=oracle.create_trial, args=("w0",))
+    second = threading.Thread(target=oracle.create_trial, args=("w1",))
+    first.start()
+    while not oracle.entered:
+        time.sleep(0.001)
+    second.start()
+    time.sleep(0.1)
+    assert oracle.entered == ["w0"]  # w1 waits for w0 to leave
+
+    gate.set()
+    first.join(5)
+    second.join(5)
+    assert oracle.entered == ["w0", "w1"]
+    assert [t.status for t in oracle.ongoing_trials.values()] == [TrialStatus.RUNNING] * 2
+
+
+def test_synchronized_oracles_do_not_wait_for_each_other():
+    both_inside = threading.Barrier(2, timeout=5)  # broken unless both calls run at once
+    oracles = [
+        _GatedOracle(both_inside, objective="loss", hyperparameters=make_space()) for _ in range(2)
+    ]
+    threads = [threading.Thread(target=oracle.create_trial, args=("w0",)) for oracle in oracles]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(5)
+
+    assert not both_inside.broken
+    assert all(len(oracle.trials) == 1 for oracle in oracles)
+
+
+def test_a_synchronized_oracle_still_copies_for_worker_processes():
+    oracle = _LockedOracle(objective="loss", hyperparameters=make_space())
+    trial = oracle.create_trial("w0")
+
+    # No lock sits on the oracle: it deep-copies (and pickles) as before.
+    assert copy.deepcopy(oracle).get_trial(trial.trial_id).values == trial.values

@@ -1,6 +1,6 @@
 """Search algorithms behind an ask/tell interface; numpy and scipy only."""
 
-from tuning.oracles.base import Oracle
+from tuning.oracles.base import Oracle, synchronized
 from tuning.oracles.bayesian import BayesianOptimizationOracle
 from tuning.oracles.grid_search import GridSearchOracle
 from tuning.oracles.hyperband import HyperbandOracle
@@ -12,4 +12,5 @@ __all__ = [
     "HyperbandOracle",
     "Oracle",
     "RandomSearchOracle",
+    "synchronized",
 ]

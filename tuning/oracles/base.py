@@ -10,10 +10,13 @@ configurations, pruning and the failure limit live here.
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import math
-from collections.abc import Mapping, Sequence
-from typing import Any
+import threading
+import weakref
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar, cast
 
 import numpy as np
 
@@ -33,10 +36,53 @@ from tuning.oracles._trials import (
 from tuning.pruning import MedianStoppingRule
 from tuning.trial import Trial, TrialStatus
 
-__all__ = ["Oracle"]
+__all__ = ["Oracle", "synchronized"]
 
 # KerasTuner's rule: this many collisions in a row and the space counts as exhausted.
 _MAX_COLLISIONS = 20
+
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+# One re-entrant lock per oracle, kept outside it: an oracle is copied and pickled
+# (to worker processes), a lock cannot be.
+_LOCKS: weakref.WeakKeyDictionary[Any, threading.RLock] = weakref.WeakKeyDictionary()
+_LOCKS_GUARD = threading.Lock()
+
+
+def synchronized(method: _Method) -> _Method:
+    """Lets one thread at a time into the decorated methods of the same oracle.
+
+    KerasTuner's decorator, for oracle subclasses whose methods may be
+    called from several threads. Calls on one oracle wait for each other,
+    whichever decorated methods they are; calls on different oracles do not.
+    The lock is re-entrant: a decorated override may call a decorated
+    ``super()`` method. The lock is not part of the oracle, which still
+    copies and pickles. Hyperflow's own oracles are not decorated: the
+    search engine, their only caller, makes one call at a time.
+
+    Args:
+        method: A method of an ``Oracle`` subclass.
+
+    Returns:
+        The method, holding the oracle's lock while it runs.
+
+    Example:
+        >>> class MyOracle(RandomSearchOracle):  # doctest: +SKIP
+        ...     @synchronized
+        ...     def end_trial(self, trial):
+        ...         super().end_trial(trial)
+        ...         self.finished.append(trial.trial_id)
+    """
+
+    @functools.wraps(method)
+    def locked(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with _LOCKS_GUARD:
+            lock = _LOCKS.get(self)
+            if lock is None:
+                lock = _LOCKS[self] = threading.RLock()
+        with lock:
+            return method(self, *args, **kwargs)
+
+    return cast(_Method, locked)
 
 
 def values_key(values: Mapping[str, Any]) -> str:
@@ -117,6 +163,7 @@ class Oracle:
         self._enqueued: list[dict[str, Any]] = []
         self._draws = 0
         self._consecutive_failures = 0
+        self._end_order: list[str] = []
 
     # Subclass interface -------------------------------------------------------
 
@@ -396,6 +443,7 @@ class Oracle:
                 self._retry_queue.append(recorded.trial_id)
                 return
             recorded.status = TrialStatus.FAILED
+        self._end_order.append(recorded.trial_id)
         if recorded.status == TrialStatus.FAILED:
             self._consecutive_failures += 1
         else:
@@ -438,6 +486,19 @@ class Oracle:
         blank._reset_state()
         return blank
 
+    @property
+    def start_order(self) -> list[str]:
+        """The trials' ids in the order they started (a retry keeps its place)."""
+        return list(self.trials)
+
+    @property
+    def end_order(self) -> list[str]:
+        """The ids of the trials that ended for good, in the order they did.
+
+        A trial waiting for a retry is not there yet.
+        """
+        return list(self._end_order)
+
     def get_trial(self, trial_id: str) -> Trial:
         return self.trials[trial_id]
 
@@ -460,6 +521,7 @@ class Oracle:
             "enqueued": list(self._enqueued),
             "draws": self._draws,
             "consecutive_failures": self._consecutive_failures,
+            "end_order": list(self._end_order),
         }
 
     def set_state(self, state: Mapping[str, Any]) -> None:
@@ -479,6 +541,7 @@ class Oracle:
         self._enqueued = list(state["enqueued"])
         self._draws = int(state["draws"])
         self._consecutive_failures = int(state["consecutive_failures"])
+        self._end_order = list(state["end_order"])
 
     def get_config(self) -> dict[str, Any]:
         """The constructor's arguments, JSON-safe (for the tracking store)."""

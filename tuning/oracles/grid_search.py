@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from tuning.hyperparameters import HyperParameter, HyperParameters
@@ -10,28 +11,68 @@ from tuning.trial import TrialStatus
 
 __all__ = ["GridSearchOracle"]
 
-# How many values a continuous Float contributes besides its default.
-_FLOAT_GRID_SIZE = 10
-
 
 def grid_values(hp: HyperParameter) -> list[Any]:
     """The values grid search tries for ``hp``: its default first, then the others.
 
-    A Float without a step contributes its default plus 10 evenly spread values.
+    A ``Float`` without a step contributes its default and the values its
+    ``values`` samples from its range (ten).
     """
-    values = hp.values
-    if values is None:
-        values = [hp.prob_to_value((i + 0.5) / _FLOAT_GRID_SIZE) for i in range(_FLOAT_GRID_SIZE)]
-    return [hp.default] + [v for v in values if v != hp.default]
+    return [hp.default] + [v for v in hp.values if v != hp.default]
+
+
+@dataclass
+class _Progress:
+    """What ``populate_space`` remembers between calls, for one state of the space.
+
+    Worked out again from the trials whenever the space grows; never part of
+    the saved state.
+
+    Attributes:
+        size: How many hyperparameters the space has (it only grows).
+        names: Their names.
+        start: Every combination before this one is taken for good; None
+            once all are.
+        indexed: How many trials of ``end_order`` ``taken`` holds.
+        taken: The keys of the values of the trials that ended for good,
+            by the names of the space they have values for.
+    """
+
+    size: int
+    names: frozenset[str]
+    start: dict[str, Any] | None
+    indexed: int = 0
+    taken: dict[frozenset[str], set[str]] = field(default_factory=dict)
+
+    def add(self, values: dict[str, Any]) -> None:
+        names = frozenset(name for name in values if name in self.names)
+        self.taken.setdefault(names, set()).add(values_key({n: values[n] for n in names}))
+
+    def takes(self, combination: dict[str, Any]) -> bool:
+        """Whether a trial that ended for good stands for ``combination``."""
+        return any(
+            names <= combination.keys() and values_key({n: combination[n] for n in names}) in keys
+            for names, keys in self.taken.items()
+        )
 
 
 class GridSearchOracle(Oracle):
     """Tries every combination, the last-declared hyperparameter varying fastest.
 
-    The first trial uses every default. Each later trial advances the previous
-    one's values like an odometer; conditional hyperparameters take part only
-    while active, and hyperparameters discovered during a trial join the
-    enumeration from then on.
+    The first trial uses every default. Each later trial takes the first
+    combination, in odometer order, that no trial stands for yet;
+    conditional hyperparameters take part only while active. A trial stands
+    for every combination that agrees with the values it has: a
+    hyperparameter it never declared (one discovered in another trial, in a
+    branch of the model it did not take) cannot have changed what it ran,
+    so the grid does not run it again for each of that hyperparameter's
+    values. A hyperparameter discovered during a trial thus joins the
+    enumeration for the trials that declare it.
+
+    While a trial runs, what it stands for is not settled: it may still
+    declare hyperparameters. A combination that agrees with a running
+    trial's values waits for it to end. When no combination is left but
+    trials still run, ``create_trial`` answers IDLE; once none runs, STOPPED.
 
     Args:
         objective: See ``Oracle``.
@@ -50,6 +91,8 @@ class GridSearchOracle(Oracle):
         1
         >>> [oracle.create_trial(f"w{i}").values for i in range(2)]
         [{'a': 1}, {'a': 2}]
+        >>> oracle.create_trial("w2").status.value  # both run: they may declare more
+        'IDLE'
     """
 
     def __init__(
@@ -76,16 +119,59 @@ class GridSearchOracle(Oracle):
             **kwargs,
         )
 
+    def _reset_state(self) -> None:
+        super()._reset_state()
+        self._progress: _Progress | None = None
+
     def populate_space(self, trial_id: str) -> dict[str, Any]:
-        if not self.trials:
-            values: dict[str, Any] | None = self._active_values({})
-        else:
-            values = self._advance(list(self.trials.values())[-1].values)
-        while values is not None and values_key(values) in self._tried:
-            values = self._advance(values)
-        if values is None:
-            return {"status": TrialStatus.STOPPED}
-        return {"status": TrialStatus.RUNNING, "values": values}
+        """Picks the first combination that no trial stands for, nor may still.
+
+        Returns:
+            RUNNING with the values; IDLE when the grid is exhausted while
+            trials run; STOPPED when it is exhausted and none runs.
+        """
+        progress = self._current_progress()
+        names = progress.names
+        # A running trial with a value for every active hyperparameter stands for that one
+        # combination however it ends; the others may still declare values, and stand for
+        # fewer combinations when they end.
+        exact: list[dict[str, Any]] = []
+        narrowing: list[dict[str, Any]] = []
+        for trial in self.ongoing_trials.values():
+            values = trial.values
+            (narrowing if self._lacks_values(values) else exact).append(values)
+        combination = progress.start
+        passed = True  # whether every combination before ``combination`` is taken for good
+        while combination is not None:
+            if not progress.takes(combination) and not any(
+                _agrees(combination, values, names) for values in exact
+            ):
+                if passed:
+                    progress.start, passed = combination, False
+                if not any(_agrees(combination, values, names) for values in narrowing):
+                    return {"status": TrialStatus.RUNNING, "values": combination}
+            combination = self._advance(combination)
+        if passed:
+            progress.start = None
+        if self.ongoing_trials:
+            return {"status": TrialStatus.IDLE}
+        return {"status": TrialStatus.STOPPED}
+
+    def _current_progress(self) -> _Progress:
+        space = self.hyperparameters.space
+        if self._progress is None or self._progress.size != len(space):
+            names = frozenset(hp.name for hp in space)
+            self._progress = _Progress(len(space), names, self._active_values({}))
+        progress = self._progress
+        end_order = self.end_order
+        for trial_id in end_order[progress.indexed :]:
+            progress.add(self.trials[trial_id].values)
+        progress.indexed = len(end_order)
+        return progress
+
+    def _lacks_values(self, values: dict[str, Any]) -> bool:
+        """Whether the space has active hyperparameters that ``values`` has no value for."""
+        return not self._active_values(values).keys() <= values.keys()
 
     def _grid(self, hp: HyperParameter) -> list[Any]:
         return grid_values(hp) if self._is_tuned(hp.name) else [hp.default]
@@ -113,3 +199,12 @@ class GridSearchOracle(Oracle):
                 values[hp.name] = self._grid(hp)[0]
         hps.values = values
         return hps.values
+
+
+def _agrees(combination: dict[str, Any], values: dict[str, Any], names: frozenset[str]) -> bool:
+    """Whether ``combination`` has the same value as ``values`` for each of its ``names``."""
+    return all(
+        name in combination and combination[name] == value
+        for name, value in values.items()
+        if name in names
+    )

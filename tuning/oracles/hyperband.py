@@ -128,7 +128,7 @@ class HyperbandOracle(Oracle):
             ("hyperband_iterations", hyperband_iterations, 1),
         ):
             if isinstance(value, bool) or not isinstance(value, int) or value < least:
-                raise ValueError(f"{name} must be an integer >= {least}, got {value!r}.")
+                raise ValueError(f"{name} needs to be an integer >= {least}, got {value!r}.")
         super().__init__(
             objective=objective,
             max_trials=max_trials,
