@@ -37,7 +37,6 @@ __all__ = [
     "GridSearch",
     "Hyperband",
     "RandomSearch",
-    "SklearnTuner",
     "Tuner",
 ]
 
@@ -123,16 +122,30 @@ class Tuner(BaseTuner):
     def check_search_arguments(self, fit_args: tuple, fit_kwargs: dict) -> None:
         """Refuses, before any trial runs, ``fit`` arguments every trial would fail on.
 
+        With the default ``run_trial`` and ``HyperModel.fit``, building the
+        hypermodel declares the whole space, so the values queued with
+        ``oracle.enqueue_trial`` are checked against it too.
+
         Raises:
-            ValueError: See ``tuning.fit_arguments.check_fit_arguments``.
+            ValueError: See ``tuning.fit_arguments.check_fit_arguments``; or an
+                enqueued value names a hyperparameter the space does not have.
         """
-        check_fit_arguments(
-            fit_args,
-            fit_kwargs,
-            self.oracle.objective,
-            default_fit=not self._run_trial_overridden()
-            and type(self.hypermodel).fit is HyperModel.fit,
+        default_fit = (
+            not self._run_trial_overridden() and type(self.hypermodel).fit is HyperModel.fit
         )
+        check_fit_arguments(fit_args, fit_kwargs, self.oracle.objective, default_fit)
+        if default_fit:  # then building declares the whole space
+            self._check_enqueued_names({hp.name for hp in self.search_space().space})
+
+    def _check_enqueued_names(self, space: set[str]) -> None:
+        """Raises ``ValueError`` for an ``enqueue_trial`` name the space does not have."""
+        for values in self.oracle.enqueued_trials:
+            unknown = sorted(name for name in set(values) - space if not name.startswith("tuner/"))
+            if unknown:
+                raise ValueError(
+                    f"enqueue_trial({values}): {unknown} are not hyperparameters of the "
+                    f"search space, which has {sorted(space)}."
+                )
 
     def _search_params(self) -> dict[str, Any]:
         return {**super()._search_params(), "executions_per_trial": self.executions_per_trial}

@@ -85,3 +85,18 @@ def test_search_refuses_bad_arguments_before_any_trial(tmp_path):
 def test_executions_per_trial_must_be_a_positive_integer(tmp_path, executions):
     with pytest.raises(ValueError, match="executions_per_trial must be a positive integer"):
         kt.RandomSearch(lambda hp: None, executions_per_trial=executions, directory=tmp_path)
+
+
+def test_an_enqueued_name_the_space_lacks_is_refused_before_any_trial(tmp_path):
+    import keras
+
+    def build(hp):
+        model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(hp.Int("units", 1, 4))])
+        model.compile(loss="mse")
+        return model
+
+    tuner = kt.RandomSearch(build, objective="loss", max_trials=2, directory=tmp_path)
+    tuner.oracle.enqueue_trial({"unit": 2})  # a typo of "units"
+    with pytest.raises(ValueError, match=r"\['unit'\] are not hyperparameters.*\['units'\]"):
+        tuner.search(X, Y)
+    assert tuner.oracle.trials == {}

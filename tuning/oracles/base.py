@@ -487,6 +487,11 @@ class Oracle:
         return blank
 
     @property
+    def enqueued_trials(self) -> list[dict[str, Any]]:
+        """The values ``enqueue_trial`` queued that no trial has taken yet, in order."""
+        return [dict(values) for values in self._enqueued]
+
+    @property
     def start_order(self) -> list[str]:
         """The trials' ids in the order they started (a retry keeps its place)."""
         return list(self.trials)
