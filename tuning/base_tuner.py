@@ -391,7 +391,7 @@ class BaseTuner(TunerHooks):
         print(self.oracle.objective)
         for trial in self.oracle.get_best_trials(num_trials):
             print()
-            print(trial.summary())
+            trial.summary()
 
     @property
     def remaining_trials(self) -> int | None:

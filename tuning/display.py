@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
+import datetime
 import time
 from typing import Any, TextIO
 
 from tuning.hyperparameters import HyperParameters
 from tuning.trial import Trial
 
-__all__ = ["Display", "format_duration"]
-
-
-def format_duration(seconds: float) -> str:
-    """``3725.2`` → ``"01h 02m 05s"``."""
-    seconds = int(round(seconds))
-    return f"{seconds // 3600:02d}h {seconds % 3600 // 60:02d}m {seconds % 60:02d}s"
+__all__ = ["Display"]
 
 
 def _cell(value: Any, width: int = 18) -> str:
@@ -38,6 +33,27 @@ class Display:
         self._search_start = time.monotonic()
         self._trial_start: dict[str, float] = {}
 
+    @staticmethod
+    def format_duration(duration: datetime.timedelta | float) -> str:
+        """A duration as KerasTuner prints it, to the second; days only when there are any.
+
+        Args:
+            duration: A ``timedelta``, or a number of seconds.
+
+        Example:
+            >>> Display.format_duration(3725.2)
+            '01h 02m 05s'
+            >>> Display.format_duration(datetime.timedelta(days=7))
+            '7d 00h 00m 00s'
+        """
+        if isinstance(duration, datetime.timedelta):
+            duration = duration.total_seconds()
+        days, seconds = divmod(int(round(duration)), 86400)
+        hours, seconds = divmod(seconds, 3600)
+        minutes, seconds = divmod(seconds, 60)
+        clock = f"{hours:02d}h {minutes:02d}m {seconds:02d}s"
+        return f"{days}d {clock}" if days else clock
+
     def _print(self, text: str) -> None:
         if self.verbose:
             print(text, file=self.stream, flush=True)
@@ -60,7 +76,7 @@ class Display:
         started = self._trial_start.pop(str(trial.trial_id), time.monotonic())
         lines = [
             f"\nTrial {int(trial.trial_id) + 1} Complete "
-            f"[{format_duration(time.monotonic() - started)}]"
+            f"[{self.format_duration(time.monotonic() - started)}]"
         ]
         if trial.score is not None:
             lines.append(f"{self.objective_name}: {trial.score}")
@@ -69,6 +85,6 @@ class Display:
         lines.append("")
         lines.append(f"Best {self.objective_name} So Far: {best_score}")
         lines.append(
-            f"Total elapsed time: {format_duration(time.monotonic() - self._search_start)}"
+            f"Total elapsed time: {self.format_duration(time.monotonic() - self._search_start)}"
         )
         self._print("\n".join(lines))

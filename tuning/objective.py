@@ -16,11 +16,13 @@ from typing import Any
 
 __all__ = [
     "best_point",
+    "check_direction",
     "DefaultObjective",
     "MultiObjective",
     "Objective",
     "create_objective",
-    "infer_direction",
+    "infer_metric_direction",
+    "metric_name",
     "pareto_front",
 ]
 
@@ -29,7 +31,7 @@ _DIRECTIONS = ("min", "max")
 # Checked against the metric name with one "val_" and one "weighted_" prefix dropped.
 _MAXIMISED = re.compile(
     r"(^|_)(acc|accuracy|auc|prc|precision|recall|"
-    r"true_positives|true_negatives|tp|tn|"
+    r"true_positives|true_negatives|"
     r"f1_score|fbeta_score|f1|r2_score|r2|iou|mean_iou|one_hot_iou|binary_iou|"
     r"precision_at_recall|recall_at_precision|sensitivity_at_specificity|"
     r"specificity_at_sensitivity|top_k_categorical_accuracy|sparse_top_k_categorical_accuracy|"
@@ -38,18 +40,55 @@ _MAXIMISED = re.compile(
 _MINIMISED = re.compile(
     r"(^|_)(loss|crossentropy|error|mae|mse|mape|msle|rmse|ce|hinge|squared_hinge|"
     r"categorical_hinge|kld|kl_divergence|kullback_leibler_divergence|logcosh|log_cosh|"
-    r"poisson|huber|false_positives|false_negatives|fp|fn)($|_)"
+    r"poisson|huber|false_positives|false_negatives)($|_)"
 )
 
 
-def infer_direction(name: str) -> str | None:
-    """The direction a metric's name implies, or None when it implies none.
+def metric_name(metric: Any) -> str:
+    """The name a metric goes by in a model's logs.
+
+    Args:
+        metric: A metric name, a Keras metric or loss object (its ``name``),
+            or a metric function (its ``__name__``).
+
+    Raises:
+        TypeError: ``metric`` has no name.
+    """
+    if isinstance(metric, str):
+        return metric
+    name = getattr(metric, "name", None)
+    if isinstance(name, str):
+        return name
+    name = getattr(metric, "__name__", None)
+    if isinstance(name, str):
+        return name
+    raise TypeError(
+        f"Expected a metric name, a Keras metric or loss, or a metric function; got {metric!r}."
+    )
+
+
+def infer_metric_direction(metric: Any) -> str | None:
+    """Whether a metric is minimised or maximised, judged by its name.
+
+    Names of losses and errors (``loss``, ``mse``, ``categorical_crossentropy``,
+    ``false_positives``...) are minimised; accuracies and scores (``acc``,
+    ``auc``, ``precision``, ``f1_score``...) are maximised. A ``val_`` and then
+    a ``weighted_`` prefix are ignored.
+
+    Args:
+        metric: A metric name, a Keras metric or loss object, or a metric
+            function (see ``metric_name``).
+
+    Returns:
+        ``"min"``, ``"max"``, or None when the name implies neither.
 
     Example:
-        >>> infer_direction("val_loss"), infer_direction("val_f1_score")
+        >>> infer_metric_direction("val_loss"), infer_metric_direction("val_f1_score")
         ('min', 'max')
+        >>> infer_metric_direction("my_metric") is None
+        True
     """
-    base = name.lower()
+    base = metric_name(metric).lower()
     base = base.removeprefix("val_")
     base = base.removeprefix("weighted_")
     if _MINIMISED.search(base):
@@ -57,6 +96,21 @@ def infer_direction(name: str) -> str | None:
     if _MAXIMISED.search(base):
         return "max"
     return None
+
+
+def check_direction(direction: Any, owner: str) -> str:
+    """``direction`` if it is ``"min"`` or ``"max"``.
+
+    Args:
+        direction: The direction to check.
+        owner: What the direction belongs to, for the error message.
+
+    Raises:
+        ValueError: Any other direction.
+    """
+    if direction not in _DIRECTIONS:
+        raise ValueError(f"{owner}: `direction` should be one of {_DIRECTIONS}, got {direction!r}.")
+    return direction
 
 
 class Objective:
@@ -70,12 +124,8 @@ class Objective:
     def __init__(self, name: str, direction: str) -> None:
         if not isinstance(name, str) or not name:
             raise TypeError(f"Objective name must be a non-empty string, got {name!r}.")
-        if direction not in _DIRECTIONS:
-            raise ValueError(
-                f"Objective {name!r}: direction must be 'min' or 'max', got {direction!r}."
-            )
         self.name = name
-        self.direction = direction
+        self.direction = check_direction(direction, f"Objective {name!r}")
 
     @property
     def names(self) -> list[str]:
@@ -126,11 +176,6 @@ class DefaultObjective(Objective):
     def get_config(self) -> dict[str, Any]:
         return {"name": "default_objective", "direction": "min", "default": True}
 
-    def __str__(self) -> str:
-        return "DefaultObjective()"
-
-    __repr__ = __str__
-
 
 class MultiObjective(Objective):
     """Several objectives scored together.
@@ -158,8 +203,18 @@ class MultiObjective(Objective):
     def get_config(self) -> dict[str, Any]:
         return {"objectives": [o.get_config() for o in self.objectives]}
 
+    def _pairs(self) -> list[tuple[str, str]]:
+        return sorted((o.name, o.direction) for o in self.objectives)
+
+    def __eq__(self, other: object) -> bool:
+        """Equal to a multi-objective of the same objectives, in any order."""
+        return isinstance(other, MultiObjective) and self._pairs() == other._pairs()
+
+    def __hash__(self) -> int:
+        return hash(tuple(self._pairs()))
+
     def __str__(self) -> str:
-        return "MultiObjective([" + ", ".join(str(o) for o in self.objectives) + "])"
+        return f"Multi{super().__str__()}: [{', '.join(str(o) for o in self.objectives)}]"
 
     __repr__ = __str__
 
@@ -169,9 +224,10 @@ def _single(objective: str | Objective) -> Objective:
         return objective
     if not isinstance(objective, str):
         raise TypeError(
-            f"objective must be a str, an Objective or a list of these, got {objective!r}."
+            "`objective` not understood, expected str, Objective or a list of these, "
+            f"got {objective!r}."
         )
-    direction = infer_direction(objective)
+    direction = infer_metric_direction(objective)
     if direction is None:
         raise ValueError(
             f"Could not infer whether to minimise or maximise the objective {objective!r}. "

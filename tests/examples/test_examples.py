@@ -119,7 +119,10 @@ def test_custom_objective(tmp_path, capsys):
         assert_results_summary(out, tuner)
     assert 'Objective(name="val_mean_absolute_error", direction="min")' in out
     assert 'Objective(name="val_custom_metric", direction="min")' in out
-    assert "DefaultObjective()" in out and "default_objective: " in out
+    assert (
+        'Objective(name="default_objective", direction="min")' in out
+        and "default_objective: " in out
+    )
     assert 'Objective(name="metric_a", direction="max")' in out
     [trial] = tuners["custom_eval_dict"].oracle.trials.values()
     assert trial.score < 0  # metric_a is minus a mean absolute error

@@ -112,7 +112,7 @@ def test_run_trial_override_tunes_any_function(tmp_path):
     best = tuner.get_best_hyperparameters()[0]
     scores = [t.score for t in tuner.oracle.trials.values()]
     assert min(scores) == pytest.approx((best.get("x") - 0.3) ** 2)
-    assert str(tuner.oracle.objective) == "DefaultObjective()"
+    assert str(tuner.oracle.objective) == 'Objective(name="default_objective", direction="min")'
 
 
 def _task_runs(flow_run_name: str, expected: int) -> list:

@@ -12,7 +12,8 @@ from tuning.objective import (
     MultiObjective,
     Objective,
     create_objective,
-    infer_direction,
+    infer_metric_direction,
+    metric_name,
     pareto_front,
 )
 
@@ -25,7 +26,7 @@ def test_str_and_repr_look_like_keras_tuner():
 
 
 def test_direction_must_be_min_or_max():
-    with pytest.raises(ValueError, match=r"'acc'.*direction must be 'min' or 'max'.*'up'"):
+    with pytest.raises(ValueError, match=r"'acc'.*`direction` should be one of.*'up'"):
         Objective("acc", "up")
 
 
@@ -54,7 +55,7 @@ def test_direction_must_be_min_or_max():
     ],
 )
 def test_losses_and_errors_are_minimised(name):
-    assert infer_direction(name) == "min"
+    assert infer_metric_direction(name) == "min"
     assert create_objective(name) == Objective(name, "min")
 
 
@@ -86,20 +87,37 @@ def test_losses_and_errors_are_minimised(name):
     ],
 )
 def test_scores_are_maximised(name):
-    assert infer_direction(name) == "max"
+    assert infer_metric_direction(name) == "max"
     assert create_objective(name).direction == "max"
 
 
-@pytest.mark.parametrize("name", ["banana", "val_banana", "throughput", "val_"])
+@pytest.mark.parametrize(
+    "name", ["banana", "val_banana", "throughput", "val_", "my_metric", "my_metric_fn"]
+)
 def test_an_unknown_name_asks_for_an_objective(name):
-    assert infer_direction(name) is None
+    assert infer_metric_direction(name) is None
     with pytest.raises(ValueError, match=rf"'{name}'.*kt\.Objective\(\"{name}\""):
         create_objective(name)
 
 
-def test_a_non_string_objective_is_a_type_error():
-    with pytest.raises(TypeError, match="objective must be"):
-        create_objective(3)
+def test_metric_objects_and_functions_are_judged_by_their_names():
+    def val_weighted_binary_accuracy(y_true, y_pred):
+        return y_pred
+
+    class FalsePositives:
+        name = "false_positives"
+
+    assert metric_name(val_weighted_binary_accuracy) == "val_weighted_binary_accuracy"
+    assert infer_metric_direction(val_weighted_binary_accuracy) == "max"
+    assert infer_metric_direction(FalsePositives()) == "min"
+    with pytest.raises(TypeError, match="Expected a metric name"):
+        infer_metric_direction(0.5)
+
+
+@pytest.mark.parametrize("objective", [3, [3, "accuracy"], {"accuracy"}])
+def test_a_non_string_objective_is_a_type_error(objective):
+    with pytest.raises(TypeError, match="`objective` not understood, expected str"):
+        create_objective(objective)
 
 
 def test_better_than_and_loss_follow_the_direction():
@@ -139,8 +157,36 @@ def test_no_objective_is_the_default_objective():
 
     assert isinstance(objective, DefaultObjective)
     assert (objective.name, objective.direction) == ("default_objective", "min")
-    assert str(objective) == "DefaultObjective()"
     assert objective.get_value({"default_objective": 0.25}) == 0.25
+
+
+def test_the_default_objective_prints_as_keras_tuner_prints_it(capsys):
+    print(create_objective(None))
+
+    assert capsys.readouterr().out == 'Objective(name="default_objective", direction="min")\n'
+    assert repr(DefaultObjective()) == str(DefaultObjective())
+
+
+def test_a_multi_objective_prints_its_objectives_in_order():
+    objective = create_objective(["loss", "accuracy"])
+
+    assert str(objective) == (
+        'MultiObjective(name="multi_objective", direction="min"): '
+        '[Objective(name="loss", direction="min"), Objective(name="accuracy", direction="max")]'
+    )
+    assert repr(objective) == str(objective)
+
+
+def test_multi_objectives_are_equal_whatever_the_order_of_their_objectives():
+    a = create_objective(["val_loss", "val_accuracy"])
+    b = create_objective(["val_accuracy", "val_loss"])
+
+    assert a == b and hash(a) == hash(b)
+    assert len({a, b}) == 1
+    assert a != create_objective(["val_loss", "val_loss"])
+    assert a != create_objective(["val_loss", Objective("val_accuracy", "min")])
+    assert a != create_objective(["val_loss", "val_accuracy", "val_auc"])
+    assert a != Objective("multi_objective", "min")
 
 
 @pytest.mark.parametrize(

@@ -31,7 +31,7 @@ __all__ = [
 def objective_curve(trial: Trial, objective: Objective) -> dict[int, float]:
     """``{step: objective value}`` of a trial, at the steps where all its metrics are."""
     names = objective.names
-    histories = [dict(trial.metrics.get_history(name)) for name in names]
+    histories = [trial.metrics.get_curve(name) for name in names]
     steps = set(histories[0]).intersection(*histories[1:]) if histories else set()
     pairs = list(zip(names, histories, strict=True))
     return {
@@ -73,7 +73,7 @@ def pareto_trials(trials: Iterable[Trial], objective: Objective) -> list[Trial]:
         if len(objectives) == 1:
             points.append([trial.score])
             continue
-        steps = [s for s, _ in trial.metrics.get_history(objectives[0].name)]
+        steps = list(trial.metrics.get_curve(objectives[0].name))
         # The best step may be a mean over executions: read the nearest recorded one.
         step = min(steps, key=lambda s: abs(s - (trial.best_step or 0)))
         points.append([trial.metrics.get_value_at(o.name, step) for o in objectives])

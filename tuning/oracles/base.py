@@ -366,7 +366,7 @@ class Oracle:
         """
         trial = self.trials[trial_id]
         for name in self.objective.names:
-            if name in metrics:
+            if name in metrics and not trial.metrics.exists(name):
                 trial.metrics.register(name, direction_of(self.objective, name))
         for name, value in metrics.items():
             trial.metrics.update(name, float(value), step)
