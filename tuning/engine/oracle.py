@@ -1,6 +1,6 @@
 """``keras_tuner.engine.oracle``."""
 
 from tuning.objective import Objective
-from tuning.oracles.base import Oracle
+from tuning.oracles.base import Oracle, synchronized
 
-__all__ = ["Objective", "Oracle"]
+__all__ = ["Objective", "Oracle", "synchronized"]
