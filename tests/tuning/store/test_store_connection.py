@@ -188,8 +188,12 @@ def test_the_experiment_opens_on_the_runs_table_in_mlflows_ui(backend):
     assert _kind(store) == "custom_model_development"
 
 
-def test_an_experiment_created_without_a_kind_gets_it_when_a_search_opens_it(backend):
+def test_an_experiment_created_without_a_kind_gets_it_when_a_search_opens_it(
+    backend, tmp_path, monkeypatch
+):
     from mlflow import MlflowClient
+
+    monkeypatch.chdir(tmp_path)  # a plain create_experiment puts artifacts in ./mlruns
 
     client = MlflowClient(tracking_uri=backend.open().tracking_uri)
     old = client.create_experiment(backend.project("old"))  # as Hyperflow made them before
