@@ -74,6 +74,7 @@ class SearchEngine:
         self.display = Display(oracle.objective.name)
         self._attempts: dict[str, int] = {}
         self._opened = False
+        self.warm_started_names: set[str] = set()
         self._started = time.monotonic()
         self._lock = threading.Lock()
 
@@ -98,9 +99,13 @@ class SearchEngine:
     def warm_start(self, trials: Sequence[Trial], best_k: int = 5) -> int:
         """Seeds the oracle with earlier searches' trials (see ``Oracle.warm_start``).
 
+        Their hyperparameters' names are remembered as the model's own
+        (``warm_started_names``), declared or not yet in this search.
+
         Returns:
             How many trials the oracle used.
         """
+        self.warm_started_names |= {name for trial in trials for name in trial.values}
         return self.oracle.warm_start(trials, best_k=best_k)
 
     def open(self, tuner_name: str, params: dict[str, Any], overwrite: bool) -> str:

@@ -30,6 +30,7 @@ from tuning.oracles.grid_search import GridSearchOracle
 from tuning.oracles.hyperband import HyperbandOracle
 from tuning.oracles.random_search import RandomSearchOracle
 from tuning.pruning import MedianStoppingRule
+from tuning.space import check_enqueued
 from tuning.trial import Trial
 
 __all__ = [
@@ -123,8 +124,8 @@ class Tuner(BaseTuner):
         """Refuses, before any trial runs, ``fit`` arguments every trial would fail on.
 
         With the default ``run_trial`` and ``HyperModel.fit``, building the
-        hypermodel declares the whole space, so the values queued with
-        ``oracle.enqueue_trial`` are checked against it too.
+        hypermodel declares every value a trial uses, so each trial queued
+        with ``oracle.enqueue_trial`` is built with its values and checked.
 
         Raises:
             ValueError: See ``tuning.fit_arguments.check_fit_arguments``; or an
@@ -134,18 +135,9 @@ class Tuner(BaseTuner):
             not self._run_trial_overridden() and type(self.hypermodel).fit is HyperModel.fit
         )
         check_fit_arguments(fit_args, fit_kwargs, self.oracle.objective, default_fit)
-        if default_fit:  # then building declares the whole space
-            self._check_enqueued_names({hp.name for hp in self.search_space().space})
-
-    def _check_enqueued_names(self, space: set[str]) -> None:
-        """Raises ``ValueError`` for an ``enqueue_trial`` name the space does not have."""
-        for values in self.oracle.enqueued_trials:
-            unknown = sorted(name for name in set(values) - space if not name.startswith("tuner/"))
-            if unknown:
-                raise ValueError(
-                    f"enqueue_trial({values}): {unknown} are not hyperparameters of the "
-                    f"search space, which has {sorted(space)}."
-                )
+        if default_fit:  # then building declares every value a trial can use
+            self.search_space()
+            check_enqueued(self._engine(), self._build_for_space)
 
     def _search_params(self) -> dict[str, Any]:
         return {**super()._search_params(), "executions_per_trial": self.executions_per_trial}

@@ -87,6 +87,9 @@ def test_base_tuner_tunes_any_code_and_reopens_its_results(tmp_path):
     )
     assert reopened.remaining_trials == 0
     assert reopened.reload() is True
+    reopened.save()  # the state it saves is the one it read: a third tuner reads the same
+    again = PickleTuner(oracle=_oracle(), directory=tmp_path, project_name="anything")
+    assert again.oracle.get_state() == reopened.oracle.get_state()
 
     # The same project under the opposite direction would re-rank old scores: refused.
     with pytest.raises(ValueError, match="objective"):

@@ -100,3 +100,21 @@ def test_an_enqueued_name_the_space_lacks_is_refused_before_any_trial(tmp_path):
     with pytest.raises(ValueError, match=r"\['unit'\] are not hyperparameters.*\['units'\]"):
         tuner.search(X, Y)
     assert tuner.oracle.trials == {}
+
+
+def test_enqueued_values_that_activate_more_layers_are_accepted(tmp_path):
+    import keras
+
+    def build(hp):
+        model = keras.Sequential([keras.Input((4,))])
+        for i in range(hp.Int("layers", 1, 3)):  # units_1, units_2 exist only for more layers
+            model.add(keras.layers.Dense(hp.Int(f"units_{i}", 1, 4)))
+        model.compile(loss="mse")
+        return model
+
+    tuner = kt.RandomSearch(build, objective="loss", max_trials=1, directory=tmp_path)
+    tuner.oracle.enqueue_trial({"layers": 3, "units_2": 2})
+    tuner.check_search_arguments((X, Y), {})
+    tuner.oracle.enqueue_trial({"layers": 3, "units_3": 2})
+    with pytest.raises(ValueError, match=r"\['units_3'\] are not hyperparameters"):
+        tuner.check_search_arguments((X, Y), {})
