@@ -357,7 +357,7 @@ def test_tensorboard_writes_each_trial_and_execution_apart(tmp_path):
     tuner = kt.RandomSearch(
         build_dense,
         objective="val_accuracy",
-        max_trials=2,
+        max_trials=1,
         executions_per_trial=2,
         seed=1,
         directory=tmp_path,
