@@ -2,15 +2,20 @@
 
 The flow is one driver of a ``tuning.search_engine.SearchEngine``: it keeps up to
 ``max_concurrent_trials`` trials in flight, asks for a new trial the moment a
-slot frees up, and records each trial as soon as it ends. The engine and the
-runner are bound into the flow and its tasks when ``run_search`` builds them;
-the flow run's parameters are plain values that name the search.
+slot frees up, and records each trial as soon as it ends. What a slot's next
+trial need not wait for is done after it has started: the ended trial's run
+is closed in MLflow (``SearchEngine.flush``) while the next one trains. The
+engine and the runner are bound into the flow and its tasks when
+``run_search`` builds them; the flow run's parameters are plain values that
+name the search.
 """
 
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
+import queue
 import re
 import time
 from collections.abc import Iterator
@@ -18,12 +23,13 @@ from typing import Any
 
 from prefect import Flow, flow
 from prefect.artifacts import create_table_artifact
-from prefect.context import FlowRunContext
-from prefect.futures import as_completed
+from prefect.context import FlowRunContext, SettingsContext, get_settings_context
+from prefect.settings import PREFECT_API_URL
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.console import quiet_prefect_console
 from tasks import TrialTasks, bind_trial_tasks
+from tuning import heap
 from tuning.runners import TrialRunner
 from tuning.search_engine import SearchEngine, crashed
 from tuning.trial import TrialStatus
@@ -32,6 +38,9 @@ from tuning.trial_spec import TrialOutcome, TrialSpec
 __all__ = ["run_search", "search_flow"]
 
 _IDLE_WAIT_S = 0.05
+
+#: Environment variables that set the flow-run heartbeat (the second one is its legacy name).
+_HEARTBEAT_VARIABLES = ("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "PREFECT_RUNNER_HEARTBEAT_FREQUENCY")
 
 
 def search_flow(engine: SearchEngine, runner: TrialRunner) -> Flow:
@@ -61,7 +70,7 @@ def search_flow(engine: SearchEngine, runner: TrialRunner) -> Flow:
         Returns:
             A summary: the number of trials, the best trial and score, a leaderboard.
         """
-        runner.start(FlowRunContext.get().task_runner)
+        runner.start(FlowRunContext.get().task_runner, max_concurrent_trials)
         try:
             tasks = bind_trial_tasks(engine, runner, on_gpu=runner.on_gpu)
             _run_trials(engine, tasks, runner.resources, max_concurrent_trials)
@@ -87,10 +96,17 @@ def _run_trials(
     resources: dict[str, int] | None,
     max_concurrent_trials: int,
 ) -> None:
-    """Samples, trains, evaluates and records trials until the engine stops sampling."""
+    """Samples, trains, evaluates and records trials until the engine stops sampling.
+
+    Each pass starts a trial in every free slot, then makes the store writes
+    that can wait (the runs of the trials just recorded end while the new
+    ones start), then waits for a trial to end and records every trial that
+    has ended by then.
+    """
     objective = engine.oracle.objective.get_config()
     free_slots = [str(i) for i in range(max_concurrent_trials)]
     in_flight: dict[Any, TrialSpec] = {}
+    ended: queue.SimpleQueue = queue.SimpleQueue()
     while True:
         idle = False
         while free_slots and engine.fatal is None:
@@ -100,20 +116,32 @@ def _run_trials(
                 break
             free_slots.pop(0)
             with _dask_annotations(resources):
-                in_flight[tasks.train.submit(spec)] = spec
+                trained = tasks.train.submit(spec)
+            in_flight[trained] = spec
+            trained.add_done_callback(ended.put)
+        engine.flush()
         if not in_flight:
             if idle:  # the oracle is not ready yet, and no trial will wake it: ask again
                 time.sleep(_IDLE_WAIT_S)
                 continue
             return
-        trained = next(as_completed(list(in_flight)))
-        trained.wait()  # as_completed's future may carry a state older than the result
-        spec = in_flight.pop(trained)
-        # Scored here, in the flow's thread, once training is done: a task submitted
-        # with a future argument costs a thread hand-off (~0.1 s) per trial.
-        evaluated = tasks.evaluate(trained, objective, return_state=True)
-        tasks.update(spec, _outcome(spec, evaluated, trained))
-        free_slots.append(spec.slot)
+        for trained in _drain(ended):
+            trained.wait()  # its state may be older than its result until waited for
+            spec = in_flight.pop(trained)
+            # Scored here, in the flow's thread, once training is done: a task submitted
+            # with a future argument costs a thread hand-off (~0.1 s) per trial.
+            evaluated = tasks.evaluate(trained, objective, return_state=True)
+            tasks.update(spec, _outcome(spec, evaluated, trained))
+            free_slots.append(spec.slot)
+
+
+def _drain(ended: queue.SimpleQueue) -> list[Any]:
+    """The futures of the trials that ended: waits for one, then takes all there are."""
+    futures = [ended.get()]
+    with contextlib.suppress(queue.Empty):
+        while True:
+            futures.append(ended.get_nowait())
+    return futures
 
 
 def _outcome(spec: TrialSpec, evaluated: Any, trained: Any) -> TrialOutcome:
@@ -153,6 +181,55 @@ def _task_runner(task_runner: Any, dask_address: str | None, max_concurrent_tria
     return ThreadPoolTaskRunner(max_workers=max_concurrent_trials)
 
 
+@contextlib.contextmanager
+def _long_lived_objects_frozen() -> Iterator[None]:
+    """Keeps Python's cyclic collector off the objects that were alive before the search.
+
+    A process that has imported Prefect and MLflow holds ~600,000 objects that
+    outlive any search; Python's full collection walks them all (0.4-0.7 s on
+    2 cores) whenever ~150,000 new objects have outlived two younger
+    collections, which the flow's own bookkeeping does every 15-20 trials:
+    every slot stalls meanwhile. They are frozen (``gc.freeze``, no
+    collection) while the search runs. A trial that builds a model in this
+    process still collects, and freezes what the build left, as a worker
+    process does (``tuning.heap.adopt``). Left as it is where something froze
+    objects already.
+    """
+    if gc.get_freeze_count():
+        yield
+        return
+    gc.freeze()
+    heap.adopt()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
+@contextlib.contextmanager
+def _heartbeats_where_heard() -> Iterator[None]:
+    """No flow-run heartbeats on Prefect's temporary local server, unless the user set them.
+
+    Heartbeats let a Prefect server mark the flow run of a process that died
+    as crashed; the temporary server is this process's child and dies with
+    it, so there they tell nobody. They still cost every search up to a second
+    at its end: Prefect joins the heartbeat thread between its one-second sleeps.
+    """
+    user_set = any(name in os.environ for name in _HEARTBEAT_VARIABLES)
+    if user_set or PREFECT_API_URL.value():
+        yield
+        return
+    # A copy of the current settings with one field changed: ``temporary_settings``
+    # would rebuild them from the environment and profile (~0.3 s per search).
+    context = get_settings_context()
+    settings = context.settings
+    flows = settings.flows.model_copy(update={"heartbeat_frequency": None})
+    with SettingsContext(
+        profile=context.profile, settings=settings.model_copy(update={"flows": flows})
+    ):
+        yield
+
+
 def _slug(name: str) -> str:
     """Prefect artifact keys: lowercase letters, digits and dashes."""
     return re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-") or "search"
@@ -183,7 +260,7 @@ def run_search(
         # (this machine may have no network), unless the user asked for it.
         os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     runs_on = _task_runner(task_runner, dask_address, max_concurrent_trials)
-    with quiet_prefect_console():
+    with quiet_prefect_console(), _heartbeats_where_heard(), _long_lived_objects_frozen():
         return search_flow(engine, runner).with_options(task_runner=runs_on)(
             project_name=engine.store.project_name,
             search_run_id=engine.search_run_id,

@@ -105,12 +105,16 @@ def bind_trial_tasks(engine: SearchEngine, runner: TrialRunner, on_gpu: bool) ->
 
     @task(name="update-oracle", task_run_name="update-oracle-{spec.trial_id}", **_NOT_CACHED)
     def update_oracle(spec: TrialSpec, outcome: TrialOutcome) -> str:
-        """Tells the oracle the result, ends the trial's run and saves the search state.
+        """Tells the oracle the result; the trial's run ends once the next trial has started.
+
+        The search state that records the result is saved by the next
+        ``sample-trial``, and the run's end written by the flow once the
+        free slots have their next trials (``SearchEngine.flush``).
 
         Args:
             spec: The trial's spec.
             outcome: Its result and evaluation.
         """
-        return engine.record(spec, outcome)
+        return engine.record(spec, outcome, flush=False)
 
     return TrialTasks(sample_trial, train_trial, evaluate_trial, update_oracle)

@@ -30,36 +30,53 @@ __all__ = ["ClusterRunner", "TrialPoolPlugin"]
 class TrialPoolPlugin(WorkerPlugin):
     """A search's worker pool on each Dask worker.
 
-    Each thread of a worker that trains a trial takes a free GPU of the
-    worker (when it has any), so that one trial holds one GPU.
+    Each of the worker's threads that trains a trial takes a free device of
+    the worker: a GPU while one is free (one trial holds one GPU), else a CPU
+    slot. The child processes of the first ``slots`` devices start as soon as
+    the plugin reaches the worker, ahead of their trials.
 
     Args:
         name: The plugin's name, unique per search.
         payload: What ``tuning.workers.pickle_payload`` returned.
         isolation: ``"worker"`` or ``"process"``.
         max_trial_time: Seconds after which a trial's process is killed, or None.
+        slots: How many trials the search trains at once (``max_concurrent_trials``).
     """
 
     def __init__(
-        self, name: str, payload: bytes, isolation: str, max_trial_time: float | None
+        self,
+        name: str,
+        payload: bytes,
+        isolation: str,
+        max_trial_time: float | None,
+        slots: int = 1,
     ) -> None:
         self.name = name
         self.payload = payload
         self.isolation = isolation
         self.max_trial_time = max_trial_time
+        self.slots = slots
         self._folder: str | None = None
         self._pool: WorkerPool | None = None
-        self._free_gpus: list[str] = []
+        self._free: list[tuple[str, str | None]] = []
         self._lock: threading.Lock | None = None  # made on the worker: locks do not pickle
 
     def setup(self, worker: Any) -> None:
-        """Writes the payload into the worker's local folder; starts no process yet."""
+        """Writes the payload into the worker's local folder and starts the first children.
+
+        The worker's devices are its GPUs, then a CPU slot for each of its
+        threads beyond them.
+        """
         self._folder = os.path.join(worker.local_directory, self.name)
         os.makedirs(self._folder, exist_ok=True)
         path = write_payload(self.payload, self._folder)
         self._pool = WorkerPool(path, self.isolation, self.max_trial_time)
-        self._free_gpus = visible_gpus()
+        gpus = visible_gpus()
+        cpus = max(0, worker.state.nthreads - len(gpus))
+        devices = [(gpu, gpu) for gpu in gpus] + [(f"cpu-{k}", None) for k in range(cpus)]
+        self._free = devices[::-1]  # a stack: the devices in use stay among the first ones
         self._lock = threading.Lock()
+        self._pool.prepare(devices[: self.slots])
 
     def teardown(self, worker: Any) -> None:
         """Ends the search's child processes on this worker and removes the payload."""
@@ -69,17 +86,15 @@ class TrialPoolPlugin(WorkerPlugin):
             shutil.rmtree(self._folder, ignore_errors=True)
 
     def run(self, spec: TrialSpec) -> TrialResult:
-        """Trains ``spec`` in a child process of this worker, on a GPU of its own if any."""
+        """Trains ``spec`` in a child process of this worker, on a device of its own."""
         assert self._pool is not None and self._lock is not None, "the plugin was not set up"
         with self._lock:
-            gpu = self._free_gpus.pop(0) if self._free_gpus else None
+            device, gpu = self._free.pop()
         try:
-            device = gpu if gpu is not None else f"cpu-{threading.get_ident()}"
             return self._pool.run(spec, device=device, gpu=gpu)
         finally:
-            if gpu is not None:
-                with self._lock:
-                    self._free_gpus.append(gpu)
+            with self._lock:
+                self._free.append((device, gpu))
 
 
 class ClusterRunner:
@@ -98,21 +113,30 @@ class ClusterRunner:
         self.plugin_name = f"hyperflow-{uuid.uuid4().hex}"
         self.resources: dict[str, int] | None = None
         self.on_gpu = False
-        self._plugin: TrialPoolPlugin | None = TrialPoolPlugin(
-            self.plugin_name, payload, isolation, max_trial_time
+        self._settings: tuple[bytes, str, float | None] | None = (
+            payload,
+            isolation,
+            max_trial_time,
         )
         self._client: Any = None
 
     def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_plugin": None, "_client": None}
+        return {**self.__dict__, "_settings": None, "_client": None}
 
-    def start(self, task_runner: Any) -> None:
+    def start(self, task_runner: Any, slots: int) -> None:
         """Registers the search's plugin on the cluster of ``task_runner`` (a Dask runner).
 
         A train task then asks for one GPU when the cluster's workers advertise ``GPU``.
+
+        Args:
+            task_runner: The flow's ``DaskTaskRunner``.
+            slots: How many trials train at once: each worker starts that many
+                children (at most one per device) ahead of its first trial.
         """
+        assert self._settings is not None, "a runner sent to the cluster does not start"
+        plugin = TrialPoolPlugin(self.plugin_name, *self._settings, slots=slots)
         self._client = task_runner.client  # the runner's distributed.Client
-        self._client.register_plugin(self._plugin, name=self.plugin_name)
+        self._client.register_plugin(plugin, name=self.plugin_name)
         workers = self._client.scheduler_info()["workers"].values()
         self.on_gpu = any(w.get("resources", {}).get("GPU") for w in workers)
         self.resources = {"GPU": 1} if self.on_gpu else None

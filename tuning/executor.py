@@ -99,6 +99,15 @@ class TrialExecutor:
         with self._lock:
             return self._recorders[trial_id]
 
+    def prepare(self) -> None:
+        """Opens what every trial needs before the first one comes: the trial store.
+
+        Called by a worker process as soon as it has loaded its payload, so that
+        its first trial does not wait for MLflow's start-up (its client, the
+        database's schema check, the experiment).
+        """
+        self.store.connect()
+
     def execute(self, spec: TrialSpec, fit_args: tuple, fit_kwargs: dict) -> TrialResult:
         """Trains the trial ``spec`` describes; never raises for a failure of user code.
 

@@ -19,12 +19,12 @@ from __future__ import annotations
 import shutil
 import tempfile
 import threading
+from collections.abc import Sequence
 from typing import Any, Protocol
 
-from tuning import zygote
 from tuning.devices import visible_gpus
 from tuning.trial_spec import TrialResult, TrialSpec
-from tuning.workers import TrialWorker, write_payload
+from tuning.workers import EXIT_TIMEOUT_S, TrialWorker, write_payload
 
 __all__ = [
     "InProcessRunner",
@@ -43,12 +43,13 @@ class TrialRunner(Protocol):
     on_gpu: bool
     """Whether trials train on GPUs."""
 
-    def start(self, task_runner: Any) -> None:
-        """Prepares before the first trial (starts what takes long to start).
+    def start(self, task_runner: Any, slots: int) -> None:
+        """Prepares before the first trial: starts what takes long to start.
 
         Args:
             task_runner: The flow's Prefect task runner (a Dask runner holds
                 the cluster's client).
+            slots: How many trials will train at once (``max_concurrent_trials``).
         """
 
     def train(self, spec: TrialSpec) -> TrialResult:
@@ -75,7 +76,7 @@ class InProcessRunner:
         self.fit_kwargs = fit_kwargs
         self.on_gpu = bool(visible_gpus())
 
-    def start(self, task_runner: Any) -> None:
+    def start(self, task_runner: Any, slots: int) -> None:
         """Nothing to prepare."""
 
     def train(self, spec: TrialSpec) -> TrialResult:
@@ -101,6 +102,40 @@ class WorkerPool:
         self.max_trial_time = max_trial_time
         self._workers: dict[str, TrialWorker] = {}
         self._lock = threading.Lock()
+        self._preparing: threading.Thread | None = None
+
+    def _worker(self, device: str, gpu: str | None) -> TrialWorker:
+        """The worker of ``device``, made on first use."""
+        with self._lock:
+            worker = self._workers.get(device)
+            if worker is None:
+                per_process = 1 if self.isolation == "process" else None
+                env = {"CUDA_VISIBLE_DEVICES": gpu if gpu is not None else ""}
+                worker = TrialWorker(self.payload_path, trials_per_process=per_process, env=env)
+                self._workers[device] = worker
+            return worker
+
+    def prepare(self, devices: Sequence[tuple[str, str | None]]) -> None:
+        """Starts the child process of each device in a background thread, ahead of its trials.
+
+        The children load the payload and connect to the trial store while the
+        search samples its first trials; a trial sent meanwhile waits for its
+        child to be started. The first start in a process waits for its
+        zygote to import TensorFlow.
+
+        Args:
+            devices: ``(device, gpu)`` pairs, as ``run`` will be called with them.
+        """
+
+        def start_all() -> None:
+            for device, gpu in devices:
+                try:
+                    self._worker(device, gpu).start()
+                except OSError:
+                    return  # the zygote died: run() starts it again, or reports why not
+
+        self._preparing = threading.Thread(target=start_all, name="hyperflow-workers", daemon=True)
+        self._preparing.start()
 
     def run(self, spec: TrialSpec, device: str, gpu: str | None) -> TrialResult:
         """Trains ``spec`` in the child process of ``device``, started on first use.
@@ -110,26 +145,22 @@ class WorkerPool:
             device: Which child: one per device.
             gpu: The GPU the child may see, or None for none.
         """
-        with self._lock:
-            worker = self._workers.get(device)
-            if worker is None:
-                per_process = 1 if self.isolation == "process" else None
-                env = {"CUDA_VISIBLE_DEVICES": gpu if gpu is not None else ""}
-                worker = TrialWorker(self.payload_path, trials_per_process=per_process, env=env)
-                self._workers[device] = worker
-        return worker.run(spec, timeout=self.max_trial_time)
+        return self._worker(device, gpu).run(spec, timeout=self.max_trial_time)
 
     def close(self) -> int:
-        """Ends every child process.
+        """Ends every child process: asks them all to stop, then waits for them.
 
         Returns:
-            How many were ended.
+            How many workers were ended.
         """
+        if self._preparing is not None:
+            self._preparing.join()
         with self._lock:
             workers = list(self._workers.values())
             self._workers.clear()
-        for worker in workers:
-            worker.close()
+        children = [child for worker in workers for child in worker.stop()]
+        for child in children:
+            child.join(timeout=EXIT_TIMEOUT_S)
         return len(workers)
 
 
@@ -155,17 +186,25 @@ class LocalWorkersRunner:
         self._gpus = visible_gpus()
         self.on_gpu = bool(self._gpus)
 
-    def start(self, task_runner: Any) -> None:
-        """Writes the payload and starts the zygote, whose imports overlap the first samples."""
+    def start(self, task_runner: Any, slots: int) -> None:
+        """Writes the payload and starts a worker process per slot, in the background.
+
+        The zygote's imports (on the first search of a process) and the
+        workers' loading overlap the flow's start and its first samples.
+        """
         self._folder = tempfile.mkdtemp(prefix="hyperflow-search-")
         path = write_payload(self.payload, self._folder)
         self._pool = WorkerPool(path, self.isolation, self.max_trial_time)
-        zygote.shared()
+        self._pool.prepare([(f"slot-{slot}", self._gpu(slot)) for slot in range(slots)])
 
     def train(self, spec: TrialSpec) -> TrialResult:
         assert self._pool is not None, "start() first"
-        gpu = self._gpus[int(spec.slot) % len(self._gpus)] if self._gpus else None
-        return self._pool.run(spec, device=f"slot-{spec.slot}", gpu=gpu)
+        slot = int(spec.slot)
+        return self._pool.run(spec, device=f"slot-{slot}", gpu=self._gpu(slot))
+
+    def _gpu(self, slot: int) -> str | None:
+        """The GPU of a slot (slot ``i`` trains on GPU ``i mod n``), or None without GPUs."""
+        return self._gpus[slot % len(self._gpus)] if self._gpus else None
 
     def close(self) -> None:
         """Stops the worker processes and removes the payload."""

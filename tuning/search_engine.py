@@ -5,7 +5,8 @@ next trial, records a finished one and finishes the search. It is the only
 code that calls the oracle's mutating methods and the only code that saves
 the search state, so the order of those calls, which resume depends on, is
 written down once, here. Any driver can run a search over it: the Prefect
-flow in ``flows/search.py`` is one; a plain loop is another::
+flow in ``flows/search.py`` is one (it records a trial with ``flush=False``
+and calls ``flush`` once the next trials have started); a plain loop is another::
 
     engine.open("RandomSearch", params, overwrite=True)
     engine.begin()
@@ -16,6 +17,7 @@ flow in ``flows/search.py`` is one; a plain loop is another::
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 import time
@@ -77,6 +79,9 @@ class SearchEngine:
         self.warm_started_names: set[str] = set()
         self._started = time.monotonic()
         self._lock = threading.Lock()
+        # Store writes that ``flush`` makes, in order, and whether the state changed since saved.
+        self._pending: list[Callable[[], None]] = []
+        self._unsaved = False
 
     def __reduce__(self) -> tuple[Any, tuple[str | None]]:
         """An engine never leaves its search's process: pickled, it becomes a stub.
@@ -148,11 +153,21 @@ class SearchEngine:
             )
         ongoing = {t.trial_id for t in self.oracle.ongoing_trials.values()}
         for run in trial_runs:
-            # Ended after the last saved state: replay its end instead of rerunning it.
+            trial = self.oracle.trials.get(run["trial_id"])
             if run["trial_id"] in ongoing and run["status"] in _ENDED:
+                # Its run ended after the last saved state: replay the end, do not rerun it.
                 record = trials.finished_trial_record(run["run_id"])
                 if record is not None:
                     self.oracle.end_trial(Trial.from_state(record))
+            elif (
+                trial is not None
+                and trial.trial_id not in ongoing
+                and trial.status.is_finished
+                and run["run_status"] == "RUNNING"
+                and self.trial_run_ids[trial.trial_id] == run["run_id"]
+            ):
+                # The saved state has its end, its run does not yet (``record(flush=False)``).
+                self._end_run(run["run_id"], trial, duration_s=None)
         self.oracle.requeue_ongoing()
         trials.kill_unfinished_trials(run_id)
         runs.reopen_search(run_id)
@@ -194,6 +209,20 @@ class SearchEngine:
         """Saves the oracle's state to the search's run (a no-op before ``open``)."""
         if self.search_run_id is not None:
             self.store.state.save(self.search_run_id, self.oracle.get_state())
+            self._unsaved = False
+
+    def flush(self) -> None:
+        """Makes the writes ``sample`` and ``record(flush=False)`` left for later.
+
+        In order: the new trials' hyperparameter values (their runs' params),
+        the recorded trials' run ends, then the search state if a recorded
+        trial changed it since it was last saved. A driver calls it once it
+        has started the trials it could, before it waits for one to end.
+        """
+        while self._pending:
+            self._pending.pop(0)()
+        if self._unsaved:
+            self.save()
 
     def _check_same_search(self, state: dict[str, Any]) -> None:
         """Refuses to continue a saved search under another oracle or objective.
@@ -234,9 +263,11 @@ class SearchEngine:
     def sample(self, slot: str) -> TrialSpec:
         """Asks the oracle for the next trial and opens its MLflow run.
 
-        The state is saved once the run exists, before the trial can end: a
-        search killed after the trial's run ended then replays that end on
-        resume instead of running the trial again.
+        The state is saved once the run exists, before the trial can start (and
+        so end): a search killed after the trial's run ended then replays that
+        end on resume instead of running the trial again. That save also holds
+        the trials recorded since the last one. The run's params (the trial's
+        values) are logged by the next ``flush``, after the trial has started.
 
         Args:
             slot: Which of the concurrent slots asks.
@@ -254,9 +285,9 @@ class SearchEngine:
             return TrialSpec(status=status.value)
         attempt = self._attempts.get(trial.trial_id, -1) + 1
         self._attempts[trial.trial_id] = attempt
-        run_id = self.store.trials.start_trial(
-            self.search_run_id, trial.trial_id, trial.values, attempt=attempt
-        )
+        trials = self.store.trials
+        run_id = trials.start_trial(self.search_run_id, trial.trial_id, {}, attempt=attempt)
+        self._pending.append(functools.partial(trials.log_values, run_id, dict(trial.values)))
         self.trial_run_ids[trial.trial_id] = run_id
         self.save()
         parent = trial.values.get("tuner/trial_id")
@@ -274,14 +305,21 @@ class SearchEngine:
             slot=slot,
         )
 
-    def record(self, spec: TrialSpec, outcome: TrialOutcome) -> str:
+    def record(self, spec: TrialSpec, outcome: TrialOutcome, flush: bool = True) -> str:
         """Tells the oracle how the trial ended, ends its run, saves the search state.
 
-        The one place a trial is finished, however it was driven.
+        The one place a trial is finished, however it was driven. The run's
+        end (``trial.json`` with the trial as it ended, the score, the status)
+        and the saved state may land in either order: ``open`` replays a
+        run's end that the saved state lacks, and ends a run from the saved
+        state that holds its end.
 
         Args:
             spec: The trial's spec, as ``sample`` made it.
             outcome: Its result and evaluation.
+            flush: Write the run's end, then the state, now. False leaves the
+                state to the next ``sample`` and the run's end to ``flush``,
+                so that a driver starts the next trial first.
 
         Returns:
             The trial's status after the oracle's decision (a crashed trial
@@ -298,27 +336,42 @@ class SearchEngine:
             self._record_curve(spec.trial_id, evaluation)
             trial.score, trial.best_step = evaluation.score, evaluation.best_step
         trial.status, trial.message = TrialStatus(result.status), result.message
-        self.store.trials.end_trial(
-            spec.run_id,
-            trial.get_state(),
-            trial.status.value,
-            trial.score,
-            result.duration_s,
-            error=result.message,
-            values=trial.values,
-        )
+        # The run keeps the trial as it ended, before the oracle's decision, which a
+        # resumed search then replays from it.
+        self._end_run(spec.run_id, trial, result.duration_s, pending=True)
         try:
             self.oracle.end_trial(trial)
         except errors.FatalError as error:
             self.fatal = error
         if result.error_type and self.fatal is None:
             self.fatal = _error_class(result.error_type)(result.message or result.error_type)
-        self.save()
+        self._unsaved = True
+        if flush:
+            self.flush()
         best = self.oracle.get_best_trials(1)
         self.display.trial_end(trial, best[0].score if best else None)
         if self.on_trial_end is not None:
             self.on_trial_end(trial)
         return trial.status.value
+
+    def _end_run(
+        self, run_id: str, trial: Trial, duration_s: float | None, pending: bool = False
+    ) -> None:
+        """Ends a trial's run with the trial's record and status, now or at the next ``flush``."""
+        end = functools.partial(
+            self.store.trials.end_trial,
+            run_id,
+            trial.get_state(),
+            trial.status.value,
+            trial.score,
+            duration_s,
+            error=trial.message,
+            values=dict(trial.values),
+        )
+        if pending:
+            self._pending.append(end)
+        else:
+            end()
 
     def _record_curve(self, trial_id: str, evaluation: Evaluation) -> None:
         for step, metrics in evaluation.curve.items():
@@ -330,10 +383,13 @@ class SearchEngine:
     def finish(self) -> dict[str, Any]:
         """Ends the search's run with the best trial, a leaderboard and plots.
 
+        First makes the writes left for later (``flush``).
+
         Returns:
             A summary: ``project_name``, ``trials``, ``best_trial_id``,
             ``best_score``, ``elapsed_s`` and ``leaderboard`` (rows, best first).
         """
+        self.flush()
         leaderboard = self.leaderboard()
         best = self.oracle.get_best_trials(1)
         self.store.runs.log_figures(self.search_run_id, search_figures(self.oracle))

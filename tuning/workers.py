@@ -3,8 +3,10 @@
 A search writes its payload (the tuner and the data for ``fit``) to a file
 once; each ``TrialWorker`` has a child process that loads it once and then
 trains the trials it is sent. With ``trials_per_process=1`` every trial gets a
-fresh process (``isolation="process"``); with None the process lives for the
-whole search (``isolation="worker"``).
+fresh process (``isolation="process"``), started while the trial before it
+trains; with None the process lives for the whole search (``isolation="worker"``).
+Either way a child is made ready (payload loaded, trial store connected) before
+a trial is sent to it, so a slot's next trial starts as soon as it is sent.
 
 The children are forked from this process's zygote (``tuning.zygote``), which
 has imported TensorFlow already, so a fresh worker trains within a second
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import threading
 import time
 from multiprocessing import Pipe
 from multiprocessing.connection import Connection
@@ -32,9 +35,23 @@ import cloudpickle
 from tuning import errors, heap, zygote
 from tuning.trial_spec import TrialResult, TrialSpec
 
-__all__ = ["PAYLOAD_FILE", "TrialWorker", "pickle_payload", "serve", "write_payload"]
+__all__ = [
+    "EXIT_TIMEOUT_S",
+    "PAYLOAD_FILE",
+    "TrialWorker",
+    "pickle_payload",
+    "serve",
+    "write_payload",
+]
 
 PAYLOAD_FILE = "payload.pkl"
+
+#: Seconds a child is given to end by itself before it is killed.
+EXIT_TIMEOUT_S = 5.0
+
+#: Seconds between two looks at a child that is ending: it ends tens of milliseconds
+#: after it returns (its address space is torn down).
+_JOIN_POLL_S = 0.005
 
 
 def pickle_payload(tuner: Any, fit_args: tuple, fit_kwargs: dict, isolation: str) -> bytes:
@@ -63,8 +80,72 @@ def write_payload(payload: bytes, folder: str) -> str:
     return path
 
 
+class _Child:
+    """One forked worker process and this process's end of its pipe."""
+
+    def __init__(self, payload_path: str, env: dict[str, str], trials: int | None) -> None:
+        ours, theirs = Pipe()
+        try:
+            self.process = zygote.shared().spawn(
+                "tuning.workers:serve", [theirs.fileno()], (payload_path, trials), env
+            )
+        except BaseException:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
+        self.connection = ours
+        self.trials_run = 0
+
+    @property
+    def alive(self) -> bool:
+        """Whether the child still listens (a dead child's end of the pipe reads as closed).
+
+        A local check: no round trip to the zygote.
+        """
+        try:
+            return not self.connection.poll()
+        except (OSError, ValueError):  # our end is closed
+            return False
+
+    def discard(self) -> None:
+        """Kills the child (a no-op for one that has ended) and closes the pipe."""
+        self.process.kill()
+        self.connection.close()
+
+    def end(self) -> None:
+        """Asks a child that served trials to stop; kills one that never finished a trial.
+
+        A child that never finished a trial may still be loading, or be stuck.
+        """
+        if self.trials_run == 0:
+            self.process.kill()
+            return
+        try:
+            self.connection.send(None)
+        except (OSError, ValueError):  # it died meanwhile
+            pass
+
+    def join(self, timeout: float) -> None:
+        """Waits until the child has ended, killing it after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while not self.process.ended:
+            if time.monotonic() > deadline:
+                self.process.kill()
+                break
+            time.sleep(_JOIN_POLL_S)
+        self.connection.close()
+
+
 class TrialWorker:
-    """One child process that trains trials sent to it, restarted when needed.
+    """The child process of one device (a slot or a GPU) that trains the trials sent to it.
+
+    The child loads the payload and connects to the trial store as soon as it
+    starts, so that a trial sent to it starts at once. With
+    ``trials_per_process``, the successor of a child that trains its last
+    trial is started as that trial is sent, and is ready when it ends; the
+    child then ends by itself, and the next trial is sent once it has ended
+    (so that its memory, GPU memory included, has returned).
 
     Args:
         payload_path: What ``write_payload`` returned: the pickled tuner and
@@ -83,46 +164,49 @@ class TrialWorker:
         self.payload_path = payload_path
         self.trials_per_process = trials_per_process
         self.env = dict(env or {})
-        self._process: zygote.ForkedProcess | None = None
-        self._connection: Connection | None = None
-        self._trials_run = 0
-
-    @property
-    def pid(self) -> int | None:
-        """The child's process id, or None while none runs."""
-        return self._process.pid if self._process is not None else None
-
-    def _start(self) -> None:
-        ours, theirs = Pipe()
-        try:
-            self._process = zygote.shared().spawn(
-                "tuning.workers:serve", [theirs.fileno()], (self.payload_path,), self.env
-            )
-        finally:
-            theirs.close()
-        self._connection = ours
-        self._trials_run = 0
+        self._child: _Child | None = None
+        self._successor: _Child | None = None
+        self._retired: _Child | None = None  # ends by itself after its last trial
+        self._lock = threading.Lock()
 
     def start(self) -> None:
-        """Starts a child process unless one runs, without waiting for it to load.
+        """Starts a child process unless one is alive, without waiting for it to load.
 
         The child loads the payload while the caller goes on. The first call of
-        a process waits for its zygote to import TensorFlow.
+        a process waits for its zygote to import TensorFlow. Safe to call from
+        another thread than ``run``'s (a worker is started ahead of its first trial).
 
         Raises:
             OSError: The zygote died (the next call starts a new one).
         """
-        if self._process is None or self._process.poll() is not None:
-            self._start()
+        with self._lock:
+            if self._child is not None:
+                if self._child.alive:
+                    return
+                self._child.discard()  # it died between trials
+            child, self._successor = self._successor, None
+            if child is not None and not child.alive:
+                child.discard()
+                child = None
+            self._child = child or _Child(self.payload_path, self.env, self.trials_per_process)
+
+    def _start_successor(self) -> None:
+        """Starts the process that trains the trial after this one; best effort."""
+        with self._lock:
+            if self._successor is None:
+                try:
+                    self._successor = _Child(self.payload_path, self.env, self.trials_per_process)
+                except OSError:
+                    pass  # run() starts one (or reports why it cannot) when the next trial comes
 
     def run(self, spec: TrialSpec, timeout: float | None = None) -> TrialResult:
         """Trains ``spec``'s trial in the child process.
 
         Never raises for a failure of the trial or the child: a child that died
         or ran past ``timeout`` seconds gives an INVALID result (retried while
-        ``max_retries_per_trial`` allows). A child that is done, by failure or
-        because it trained ``trials_per_process`` trials, is replaced at once,
-        so that its successor starts while the flow records this trial.
+        ``max_retries_per_trial`` allows) and is replaced at once. A child that
+        trains its last trial (``trials_per_process``) ends while the search
+        records it; the next call waits for that before it sends its trial.
         """
         started = time.monotonic()
         try:
@@ -131,82 +215,97 @@ class TrialWorker:
             return TrialResult.invalid(
                 spec, f"No worker process could be started: {error}", time.monotonic() - started
             )
-        assert self._connection is not None
+        self._join_retired()
+        child = self._child
+        assert child is not None
+        last = self.trials_per_process is not None and (
+            child.trials_run + 1 >= self.trials_per_process
+        )
         message, timed_out = None, False
         try:
-            self._connection.send(spec.to_dict())
-            if self._connection.poll(timeout):
-                message = self._connection.recv()
+            child.connection.send(spec.to_dict())
+            if last:
+                self._start_successor()
+            if child.connection.poll(timeout):
+                message = child.connection.recv()
             else:
                 timed_out = True
         except (EOFError, OSError):  # the child died
             message = None
         if message is None:
-            reason = self._failure_reason(timeout if timed_out else None)
-            assert self._process is not None
-            self._process.kill()  # stuck past its timeout; a no-op for a child that died
-            self._restart()
+            reason = self._failure_reason(child, timeout if timed_out else None)
+            child.discard()  # stuck past its timeout, or dead already
+            self._replace(child)
             return TrialResult.invalid(spec, reason, time.monotonic() - started)
-        self._trials_run += 1
-        if self.trials_per_process is not None and self._trials_run >= self.trials_per_process:
-            self._restart()
+        child.trials_run += 1
+        if last:
+            self._retired = child
+            self._replace(child)
         return TrialResult(**message)
 
-    def _restart(self) -> None:
-        """Replaces the child at once, so that its successor loads while the flow records."""
-        self.close()
+    def _join_retired(self) -> None:
+        """Waits until the child that trained its last trial has ended (within milliseconds)."""
+        retired, self._retired = self._retired, None
+        if retired is not None:
+            retired.join(timeout=EXIT_TIMEOUT_S)
+
+    def _replace(self, child: _Child) -> None:
+        """Puts a ready process in the place of ``child``, which has ended."""
+        with self._lock:
+            if self._child is child:
+                self._child = None
         try:
             self.start()
         except OSError:
             pass  # run() starts one (or reports why it cannot) when the next trial comes
 
-    def _failure_reason(self, timeout: float | None) -> str:
+    @staticmethod
+    def _failure_reason(child: _Child, timeout: float | None) -> str:
         """Why no result came back: the trial timed out, or the child died."""
-        assert self._process is not None
         if timeout is not None:
             return f"The trial ran past max_trial_time ({timeout} s) and was stopped."
         try:
-            code = self._process.wait(timeout=5)
+            code = child.process.wait(timeout=EXIT_TIMEOUT_S)
         except subprocess.TimeoutExpired:
             code = None
         return f"The worker process died (exit code {code}) while training the trial."
 
-    def close(self) -> None:
-        """Ends the child process.
+    def stop(self) -> list[_Child]:
+        """Asks the child processes to end, without waiting; returns them for ``_Child.join``.
 
         A child that served trials is asked to stop (and killed if it does not
-        within seconds); one that never finished a trial (still loading, stuck
-        or dead) is killed at once.
+        within seconds); one that never finished a trial (a ready one, still
+        loading, stuck or dead) is killed at once.
         """
-        if self._process is not None and self._trials_run == 0:
-            self._process.kill()
-        if self._connection is not None:
-            try:
-                self._connection.send(None)
-            except (OSError, ValueError):
-                pass
-            self._connection.close()
-            self._connection = None
-        if self._process is not None:
-            try:
-                self._process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
-            self._process = None
+        with self._lock:
+            children = [c for c in (self._retired, self._child, self._successor) if c is not None]
+            self._retired = self._child = self._successor = None
+        for child in children:
+            child.end()
+        return children
 
 
-def serve(fd: int, payload_path: str) -> None:
+def serve(fd: int, payload_path: str, trials: int | None = None) -> None:
     """A worker process's loop: loads the payload once, then trains each trial sent.
+
+    Everything a trial needs but its values is made ready before the first one
+    is read from the pipe: the tuner, the arguments of ``fit`` and the trial
+    store's connection.
 
     Args:
         fd: The worker's end of the pipe to its ``TrialWorker``.
         payload_path: The payload file ``write_payload`` wrote.
+        trials: How many trials to train before ending; None for as many as sent.
     """
     connection = Connection(fd)
     with open(payload_path, "rb") as file:
         tuner, fit_args, fit_kwargs = cloudpickle.load(file)
-    while True:
+    try:
+        tuner.executor.prepare()
+    except Exception:  # noqa: BLE001 - the first trial meets the error again and reports it
+        pass
+    served = 0
+    while trials is None or served < trials:
         try:
             message = connection.recv()
         except EOFError:
@@ -215,5 +314,6 @@ def serve(fd: int, payload_path: str) -> None:
             return
         result = tuner.executor.execute(TrialSpec(**message), fit_args, fit_kwargs)
         connection.send(result.to_dict())
+        served += 1
         # What outlives a trial is here for good now: freeze it at the next build.
         heap.adopt()

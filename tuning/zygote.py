@@ -46,9 +46,11 @@ from typing import Any
 
 __all__ = ["ForkedProcess", "Zygote", "shared"]
 
-#: What the zygote imports before it serves (MLflow too, through ``tuning.store``);
-#: a module that fails to import is skipped.
-PRELOAD = ("keras", "tuning.tuners", "tuning.workers")
+#: What the zygote imports before it serves (after MLflow, through ``tuning.store``),
+#: MLflow's SQL store included: its import (SQLAlchemy, Alembic, the table models;
+#: ~1 s) would otherwise delay every worker's connection to a database store.
+#: A module that fails to import is skipped.
+PRELOAD = ("keras", "tuning.tuners", "tuning.workers", "mlflow.store.tracking.sqlalchemy_store")
 
 
 class Zygote:
@@ -183,6 +185,15 @@ class ForkedProcess:
                     self.returncode = -signal.SIGKILL
         return self.returncode
 
+    @property
+    def ended(self) -> bool:
+        """Whether the child has ended (a zombie not yet reaped counts), asked of the kernel.
+
+        No round trip to the zygote, which may be busy forking; the exit code
+        is ``poll``'s. The child's memory has been returned once it is ended.
+        """
+        return self.returncode is not None or not _exists(self.pid)
+
     def wait(self, timeout: float | None = None) -> int:
         """Waits for the child to end and returns its exit code.
 
@@ -252,17 +263,18 @@ def _exists(pid: int) -> bool:
 
 
 def _preload() -> None:
+    try:
+        from tuning.store import configure_mlflow
+
+        # Imports MLflow as trials will, before PRELOAD does: telemetry off, quiet loggers.
+        configure_mlflow()
+    except Exception:  # noqa: BLE001 - the child reports the error when it needs MLflow
+        pass
     for module in PRELOAD:
         try:
             importlib.import_module(module)
         except Exception:  # noqa: BLE001 - the child reports the error when it needs the module
             continue
-    try:
-        from tuning.store import configure_mlflow
-
-        configure_mlflow()  # imports MLflow as trials will: telemetry off, quiet loggers
-    except Exception:  # noqa: BLE001 - as above
-        pass
     # Keep the imported objects out of the children's collections, so that the
     # collector never writes to (and so copies) the pages they share.
     gc.collect()

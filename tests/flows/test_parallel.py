@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import threading
@@ -15,7 +16,6 @@ from prefect.settings import PREFECT_API_URL
 
 import tuning as kt
 from tests.flows.helpers import build_dense, digits
-from tuning import zygote
 
 
 def _trial_runs(tuner: kt.Tuner):
@@ -103,6 +103,41 @@ def test_two_trials_run_at_once_with_each_tuner(tmp_path, make_tuner):
     assert overlap.peak == 2
     assert all(t.status == kt.TrialStatus.COMPLETED for t in trials)
     assert len(_trial_runs(tuner)) == len(trials)
+
+
+class Timed(kt.RandomSearch):
+    """Sleeps a second per trial and reports when, by its own clock, it started and ended."""
+
+    def run_trial(self, trial, *args, **kwargs):
+        x = trial.hyperparameters.Float("x", -1.0, 1.0)  # the space is the first trial's
+        started = time.time()
+        time.sleep(1.0)
+        return {"loss": x**2, "started": started, "ended": time.time()}
+
+
+@pytest.mark.parametrize("isolation", ["none", "worker"])
+def test_after_the_first_trial_every_slot_has_a_trial_in_flight(tmp_path, isolation):
+    slots = 3
+    tuner = Timed(
+        objective="loss",
+        max_trials=1 + 2 * slots,
+        seed=6,
+        directory=tmp_path,
+        max_concurrent_trials=slots,
+        isolation=isolation,
+    )
+    tuner.search(verbose=0)
+    spans = sorted(
+        (t.metrics.get_last_value("started"), t.metrics.get_last_value("ended"))
+        for t in tuner.oracle.trials.values()
+    )
+    first, wave = spans[0], spans[1 : 1 + slots]
+    # The first trial runs alone: it declares the space the others are sampled from.
+    assert all(started >= first[1] for started, _ in spans[1:])
+    # Then all the slots fill: the next trials are in flight at the same time.
+    assert max(started for started, _ in wave) < min(ended for _, ended in wave)
+    in_flight = [sum(s <= moment < e for s, e in spans) for moment, _ in spans]
+    assert max(in_flight) == slots
 
 
 def test_no_trial_is_lost_or_duplicated_with_four_in_flight(tmp_path):
@@ -245,40 +280,50 @@ def test_keras_trials_train_in_worker_processes(tmp_path):
 
 
 class FreshProcesses(kt.RandomSearch):
-    """Notes, as each trial is recorded, which worker processes of the search are alive."""
+    """Notes, as each trial ends, its process and the other live worker processes."""
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.alive_at_trial_end: list[set[int]] = []
+    def __init__(self, report_dir: str, **kwargs):
+        super().__init__(**kwargs)
+        self.report_dir = report_dir
 
     def run_trial(self, trial, *args, **kwargs):
-        x = trial.hyperparameters.Float("x", -1.0, 1.0)
-        return {"loss": x**2, "pid": os.getpid()}
-
-    def on_trial_end(self, trial):
         psutil = pytest.importorskip("psutil")
-        alive = set()
-        for child in psutil.Process(zygote.shared().pid).children():
+        x = trial.hyperparameters.Float("x", -1.0, 1.0)
+        time.sleep(0.5)  # the successor starts meanwhile
+        alive = []
+        for sibling in psutil.Process(os.getppid()).children():  # the zygote's children
             try:  # a child may end while we look
-                if child.status() != psutil.STATUS_ZOMBIE:
-                    alive.add(child.pid)
+                if sibling.status() != psutil.STATUS_ZOMBIE:
+                    alive.append(sibling.pid)
             except psutil.Error:
                 continue
-        self.alive_at_trial_end.append(alive)
+        report = {"pid": os.getpid(), "alive": alive}
+        Path(self.report_dir, f"{trial.trial_id}.json").write_text(json.dumps(report))
+        return {"loss": x**2}
 
 
 def test_process_isolation_trains_each_trial_in_a_fresh_process_started_ahead(tmp_path):
+    reports_dir = tmp_path / "reports"
+    reports_dir.mkdir()
     tuner = FreshProcesses(
-        objective="loss", max_trials=3, seed=2, directory=tmp_path, isolation="process"
+        str(reports_dir),
+        objective="loss",
+        max_trials=3,
+        seed=2,
+        directory=tmp_path,
+        isolation="process",
     )
     tuner.search()
-    trials = sorted(tuner.oracle.trials.values(), key=lambda t: t.trial_id)
-    pids = [int(t.metrics.get_last_value("pid")) for t in trials]
+    reports = [
+        json.loads((reports_dir / f"{t}.json").read_text()) for t in sorted(tuner.oracle.trials)
+    ]
+    pids = [r["pid"] for r in reports]
     assert len(set(pids)) == 3 and os.getpid() not in pids
-    # While trial k is recorded, the process that trains trial k + 1 is already loading.
     for k in range(2):
-        assert pids[k] not in tuner.alive_at_trial_end[k]
-        assert pids[k + 1] in tuner.alive_at_trial_end[k]
+        # While trial k trains, the process that trains trial k + 1 is loading ...
+        assert pids[k + 1] in reports[k]["alive"]
+        # ... and trial k's process has ended before trial k + 1 starts.
+        assert pids[k] not in reports[k + 1]["alive"]
 
 
 class WhereAmI(kt.RandomSearch):

@@ -61,7 +61,7 @@ def test_worker_runner_trains_in_a_child_and_turns_its_death_and_timeout_into_re
     runner = LocalWorkersRunner(
         pickle_payload(tuner, (), {}, "worker"), "worker", tuner.max_trial_time
     )
-    runner.start(task_runner=None)
+    runner.start(task_runner=None, slots=1)
     try:
         reported = runner.train(_spec(tuner, "report"))
         died = runner.train(_spec(_tuner(directory), "die"))

@@ -155,6 +155,47 @@ def test_a_trial_that_ended_after_the_last_save_is_replayed_not_rerun(directory)
     assert second.sample("0").trial_id != spec.trial_id
 
 
+def test_a_trial_recorded_without_flush_is_in_the_next_saved_state_and_its_run_ends_later(
+    directory,
+):
+    engine = _engine(directory)
+    engine.open("RandomSearch", {}, overwrite=True)
+    spec = engine.sample("0")
+
+    engine.record(spec, evaluate(_completed(spec, 0.25), engine.oracle.objective), flush=False)
+    runs = engine.store.trials.trial_runs(engine.search_run_id)
+    assert [r["run_status"] for r in runs] == ["RUNNING"]  # nothing written yet
+    following = engine.sample("0")  # its state save holds the recorded trial
+    assert engine.store.state.load(engine.search_run_id)["ongoing_trials"] == {
+        "tuner0-0": following.trial_id
+    }
+    engine.flush()
+
+    runs = {r["trial_id"]: r for r in engine.store.trials.trial_runs(engine.search_run_id)}
+    assert (runs[spec.trial_id]["status"], runs[spec.trial_id]["score"]) == ("COMPLETED", 0.25)
+    run = engine.store.connection.call("get_run", following.run_id)
+    assert run.data.params == {"x": str(following.hyperparameters["values"]["x"])}
+
+
+def test_a_trial_whose_end_was_saved_before_its_run_ended_has_its_run_ended_on_resume(directory):
+    project = f"engine-{next(_projects)}"
+    first = _engine(directory, project)
+    first.open("RandomSearch", {}, overwrite=True)
+    spec = first.sample("0")
+    first.record(spec, evaluate(_completed(spec, 0.5), first.oracle.objective), flush=False)
+    interrupted = first.sample("0")  # saves the state; the process dies before flush()
+
+    second = _engine(directory, project)
+    second.open("RandomSearch", {}, overwrite=False)
+
+    runs = {r["trial_id"]: r for r in second.store.trials.trial_runs(second.search_run_id)}
+    assert (runs[spec.trial_id]["status"], runs[spec.trial_id]["score"]) == ("COMPLETED", 0.5)
+    assert runs[spec.trial_id]["run_status"] == "FINISHED"
+    assert second.store.trials.finished_trial_record(spec.run_id)["score"] == 0.5
+    assert runs[interrupted.trial_id]["status"] == "KILLED"
+    assert second.sample("0").trial_id == interrupted.trial_id  # rerun; the first one is not
+
+
 def test_a_fatal_error_of_a_trial_stops_sampling(directory):
     engine = _engine(directory)
     engine.open("RandomSearch", {}, overwrite=True)

@@ -83,12 +83,13 @@ class TrialRuns:
         The run is created with its tags (``mlflow.parentRunId``,
         ``hyperflow.kind``, ``hyperflow.trial_id``, ``hyperflow.attempt``,
         ``hyperflow.status = RUNNING``) in one call, so it is never visible
-        without them; the values follow as params in one ``log_batch``.
+        without them; the values follow as params (``log_values``).
 
         Args:
             search_run_id: The search's run id.
             trial_id: The trial's id, e.g. ``"03"``.
-            values: The trial's active hyperparameter values.
+            values: The trial's active hyperparameter values; empty to log
+                them later with ``log_values``.
             attempt: 0 for the first run of the trial, n for its n-th retry
                 (the run is then named ``"trial-<id>-retry<n>"``).
 
@@ -107,8 +108,15 @@ class TrialRuns:
                 TAG_STATUS: "RUNNING",
             },
         )
-        self.connection.log_batch(run_id, params=_params(values))
+        self.log_values(run_id, values)
         return run_id
+
+    def log_values(self, run_id: str, values: Mapping[str, Any]) -> None:
+        """Logs a trial's hyperparameter values as its run's params, in one ``log_batch``.
+
+        Nothing is written for no values. A value logged again must be the same.
+        """
+        self.connection.log_batch(run_id, params=_params(values))
 
     def end_trial(
         self,
@@ -116,7 +124,7 @@ class TrialRuns:
         record: Mapping[str, Any],
         status: str,
         score: float | None,
-        duration_s: float,
+        duration_s: float | None,
         error: str | None = None,
         values: Mapping[str, Any] | None = None,
     ) -> None:
@@ -124,7 +132,7 @@ class TrialRuns:
 
         Artifacts first (``trial.json``, and ``error.txt`` with the full
         traceback), then in one ``log_batch`` the metrics ``score`` (when
-        finite) and ``duration_s``, the tags ``hyperflow.status`` and
+        finite) and ``duration_s`` (when known), the tags ``hyperflow.status`` and
         ``hyperflow.error`` (its first 500 characters) and the values the
         trial used as params (those it declared while running join the ones
         ``start_trial`` logged), then the run is terminated: FINISHED for
@@ -136,7 +144,8 @@ class TrialRuns:
             record: ``Trial.get_state()``, JSON-safe.
             status: The trial's ``TrialStatus`` (or its name).
             score: The objective's score, or None.
-            duration_s: Wall time of the trial, in seconds.
+            duration_s: Wall time of the trial, in seconds; None when unknown (a
+                run ended on resume from the search state).
             error: The traceback of a crashed trial, or None.
             values: The hyperparameter values the trial used, or None.
 
@@ -152,7 +161,9 @@ class TrialRuns:
         timestamp = _now_ms()
         step = record.get("best_step")
         step = int(step) if isinstance(step, int) and not isinstance(step, bool) else 0
-        metrics = [Metric("duration_s", float(duration_s), timestamp, 0)]
+        metrics = []
+        if duration_s is not None:
+            metrics.append(Metric("duration_s", float(duration_s), timestamp, 0))
         if _is_finite_number(score):
             metrics.append(Metric("score", float(score), timestamp, step))
         tags = {TAG_STATUS: status}
