@@ -66,7 +66,7 @@ from _common import (  # noqa: E402
 
 import tuning as kt  # noqa: E402  (after the settings above)
 
-TARGET_OVERHEAD_MS = 150.0
+TARGET_OVERHEAD_MS = 50.0
 TARGET_RATIO = 1.15
 
 
@@ -216,17 +216,19 @@ def _trivial_row(name: str, timings: list[Timing], trials: int) -> list[str]:
 
 # (label, file suffix, function): cumulative time of these functions in the flow's thread.
 _STEPS = [
-    ("search() before the flow: open the search in MLflow", "tuning/engine.py", "open"),
+    ("search() before the flow: open the search in MLflow", "tuning/search_engine.py", "open"),
     ("Prefect: flow run start and end", "prefect/flow_engine.py", "run_flow_sync"),
     ("the flow function", "flows/search.py", "hyperflow_search"),
-    ("sample-trial: oracle + MLflow start_trial", "tuning/engine.py", "sample"),
+    ("sample-trial: oracle + MLflow run + state save", "tuning/search_engine.py", "sample"),
     ("  of which MLflow start_trial", "tuning/store/trials.py", "start_trial"),
-    ("train-trial: waiting for the pool thread", "prefect/futures.py", "as_completed"),
-    ("evaluate-trial: scoring", "tuning/engine.py", "evaluate"),
-    ("update-oracle: oracle + MLflow end_trial + save_state", "tuning/engine.py", "record"),
+    ("train-trial: waiting for the pool thread", "flows/search.py", "_drain"),
+    ("evaluate-trial: scoring", "tuning/search_engine.py", "evaluate"),
+    ("update-oracle: the oracle told (no store write)", "tuning/search_engine.py", "record"),
+    ("flush, once the next trial started: run ends, params", "tuning/search_engine.py", "flush"),
     ("  of which MLflow end_trial", "tuning/store/trials.py", "end_trial"),
-    ("  of which MLflow save_state (oracle state)", "tuning/store/state.py", "save"),
-    ("finish: leaderboard, plots, end_search", "tuning/engine.py", "finish"),
+    ("  of which MLflow params (log_values)", "tuning/store/trials.py", "log_values"),
+    ("MLflow save_state (oracle state), in all steps", "tuning/store/state.py", "save"),
+    ("finish: leaderboard, plots, end_search", "tuning/search_engine.py", "finish"),
     ("  of which the two plots (matplotlib)", "tuning/store/runs.py", "log_figures"),
     (
         "Prefect: task engine, 3 task runs in the flow's thread",
@@ -341,6 +343,7 @@ def main(argv: list[str] | None = None) -> None:
         _trivial_row("keras-tuner 1.4", trivial["keras-tuner"], args.trials),
     ]
     ours_overhead = float(trivial_rows[0][2])
+    ours_server_cpu = float(trivial_rows[0][4])
     theirs_overhead = float(trivial_rows[2][2])
 
     # Part 2: a small dense model on digits.
@@ -385,11 +388,13 @@ def main(argv: list[str] | None = None) -> None:
         profile = profile_search(runner, args.trials)
     load_end = load()
 
-    verdict_overhead = "met" if ours_overhead < TARGET_OVERHEAD_MS else "MISSED"
+    verdict_overhead = "met" if ours_overhead <= TARGET_OVERHEAD_MS else "MISSED"
     verdict_ratio = "met" if ratio < TARGET_RATIO else "MISSED"
     summary = [
         f'- Overhead per trial, isolation "none": {ours_overhead:.0f} ms (keras-tuner: '
-        f"{theirs_overhead:.0f} ms); target < {TARGET_OVERHEAD_MS:.0f} ms: {verdict_overhead}.",
+        f"{theirs_overhead:.0f} ms), MLflow and Prefect writes included; Prefect's server "
+        f"spent {ours_server_cpu:.0f} ms of its own CPU per trial besides; target <= "
+        f"{TARGET_OVERHEAD_MS:.0f} ms: {verdict_overhead}.",
         f"- Digits search wall-time ratio Hyperflow / keras-tuner: {ratio:.2f} (per repeat: "
         f"{', '.join(f'{r:.2f}' for r in ratios)}); target < {TARGET_RATIO}: {verdict_ratio}.",
         f"- The default isolation for max_concurrent_trials=1 is {default_isolation!r}: "
