@@ -283,12 +283,17 @@ def _sleeping(runner: Runner, args: argparse.Namespace) -> tuple[list[list[str]]
     arms = [(isolation, n) for isolation in ISOLATIONS for n in SLEEP_SLOTS]
     walls: dict[tuple[str, int], list[float]] = {arm: [] for arm in arms}
     gaps: dict[tuple[str, int], list[float]] = {arm: [] for arm in arms}
+    # First trial's start to last trial's end: the search's wall time less its fixed cost.
+    spans: dict[tuple[str, int], list[float]] = {arm: [] for arm in arms}
     for repeat in range(args.sleep_repeats):
         for isolation, n in _alternating(arms, repeat):
             wall, trial_spans = runner.sleep_search(
                 args.sleep_trials, args.sleep_s, isolation, n, declared=True
             )
             walls[isolation, n].append(wall)
+            spans[isolation, n].append(
+                max(end for _, end in trial_spans) - min(start for start, _ in trial_spans)
+            )
             gaps[isolation, n].extend(slot_gaps(trial_spans, n))
         print(
             f"sleeping trials, repeat {repeat + 1}: "
@@ -297,15 +302,16 @@ def _sleeping(runner: Runner, args: argparse.Namespace) -> tuple[list[list[str]]
         )
     rows, summary = [], []
     for isolation, n in arms:
-        speedups = [
-            one / many for one, many in zip(walls[isolation, 1], walls[isolation, n], strict=True)
-        ]
+        speedups = _ratios(walls[isolation, 1], walls[isolation, n])
+        span_speedups = _ratios(spans[isolation, 1], spans[isolation, n])
         arm_gaps = sorted(gaps[isolation, n])
         rows.append(
             [
                 f'isolation="{isolation}", N={n}',
                 f"{statistics.median(walls[isolation, n]):.2f}",
                 f"{statistics.median(speedups):.2f} (ideal {n})",
+                f"{statistics.median(spans[isolation, n]):.2f}",
+                f"{statistics.median(span_speedups):.2f}",
                 _median_ms(arm_gaps),
                 _ms(arm_gaps[int(0.9 * (len(arm_gaps) - 1))]) if arm_gaps else "-",
                 ", ".join(f"{w:.2f}" for w in walls[isolation, n]),
@@ -313,11 +319,14 @@ def _sleeping(runner: Runner, args: argparse.Namespace) -> tuple[list[list[str]]
         )
         target = TARGET_SPEEDUP.get(n) if isolation == "worker" else None
         if target is not None:
-            speedup = statistics.median(speedups)
+            speedup, span_speedup = statistics.median(speedups), statistics.median(span_speedups)
             summary.append(
                 f'- Sleeping trials, isolation "worker", N={n}: {speedup:.2f} times as fast as '
-                f"N=1 (per repeat: {', '.join(f'{r:.2f}' for r in speedups)}); target >= "
-                f"{target}: {'met' if speedup >= target else 'MISSED'}."
+                f"N=1 by the search's wall time (per repeat: "
+                f"{', '.join(f'{r:.2f}' for r in speedups)}); target >= {target}: "
+                f"{'met' if speedup >= target else 'MISSED'}. From the first trial's start to "
+                f"the last one's end (without the search's fixed start and finish): "
+                f"{span_speedup:.2f} times, {'met' if span_speedup >= target else 'MISSED'}."
             )
     for isolation, target in TARGET_GAP_MS.items():
         pooled = [g for n in SLEEP_SLOTS for g in gaps[isolation, n]]
@@ -329,6 +338,11 @@ def _sleeping(runner: Runner, args: argparse.Namespace) -> tuple[list[list[str]]
             f"{'met' if median <= target else 'MISSED'}."
         )
     return rows, summary
+
+
+def _ratios(baseline: list[float], measured: list[float]) -> list[float]:
+    """Per repeat, how many times faster ``measured`` ran than ``baseline``."""
+    return [one / many for one, many in zip(baseline, measured, strict=True)]
 
 
 def _first_trial(runner: Runner, args: argparse.Namespace) -> tuple[list[list[str]], list[str]]:
@@ -512,13 +526,17 @@ def main(argv: list[str] | None = None) -> None:
             "Sleeping trials: concurrency without competition for the machine",
             f"{args.sleep_trials} trials that sleep {args.sleep_s:g} s each, the space declared "
             f"ahead; medians of {args.sleep_repeats} searches per row, alternating (reversed "
-            "every other repeat). Speed-up: N=1's wall time over this row's, per repeat. Gaps: "
+            "every other repeat). Speed-up: N=1's wall time over this row's, per repeat; the same "
+            "for the first trial's start to the last trial's end (the search's own start-up "
+            "and finish left out). Gaps: "
             "a trial's end to its slot's next start, by the trials' own clocks, over all "
             "repeats.",
             [
                 f"{args.sleep_trials} x {args.sleep_s:g} s sleep",
                 "search wall (s)",
                 "speed-up vs N=1",
+                "first start to last end (s)",
+                "its speed-up",
                 "median slot gap (ms)",
                 "90th percentile gap (ms)",
                 "each repeat (s)",

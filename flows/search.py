@@ -76,6 +76,7 @@ def search_flow(engine: SearchEngine, runner: TrialRunner) -> Flow:
             _run_trials(engine, tasks, runner.resources, max_concurrent_trials)
         finally:
             runner.close()
+            engine.flush()  # interrupted too: the trials already recorded keep their runs' ends
         summary = engine.finish()
         if summary["leaderboard"]:
             create_table_artifact(
@@ -119,7 +120,7 @@ def _run_trials(
                 trained = tasks.train.submit(spec)
             in_flight[trained] = spec
             trained.add_done_callback(ended.put)
-        engine.flush()
+        engine.flush(wait=False)
         if not in_flight:
             if idle:  # the oracle is not ready yet, and no trial will wake it: ask again
                 time.sleep(_IDLE_WAIT_S)

@@ -6,7 +6,8 @@ code that calls the oracle's mutating methods and the only code that saves
 the search state, so the order of those calls, which resume depends on, is
 written down once, here. Any driver can run a search over it: the Prefect
 flow in ``flows/search.py`` is one (it records a trial with ``flush=False``
-and calls ``flush`` once the next trials have started); a plain loop is another::
+and calls ``flush(wait=False)`` once the next trials have started, so that a
+trial's run is closed in the background); a plain loop is another::
 
     engine.open("RandomSearch", params, overwrite=True)
     engine.begin()
@@ -23,6 +24,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -82,6 +84,9 @@ class SearchEngine:
         # Store writes that ``flush`` makes, in order, and whether the state changed since saved.
         self._pending: list[Callable[[], None]] = []
         self._unsaved = False
+        # Runs' params and ends written in the background, in order (``flush(wait=False)``).
+        self._writer: ThreadPoolExecutor | None = None
+        self._writing: list[Future[None]] = []
 
     def __reduce__(self) -> tuple[Any, tuple[str | None]]:
         """An engine never leaves its search's process: pickled, it becomes a stub.
@@ -211,18 +216,42 @@ class SearchEngine:
             self.store.state.save(self.search_run_id, self.oracle.get_state())
             self._unsaved = False
 
-    def flush(self) -> None:
+    def flush(self, wait: bool = True) -> None:
         """Makes the writes ``sample`` and ``record(flush=False)`` left for later.
 
         In order: the new trials' hyperparameter values (their runs' params),
         the recorded trials' run ends, then the search state if a recorded
-        trial changed it since it was last saved. A driver calls it once it
-        has started the trials it could, before it waits for one to end.
+        trial changed it since it was last saved. A driver calls it with
+        ``wait=False`` once it has started the trials it could: the runs'
+        writes are then made by one background thread, in the order they
+        were left, while the flow waits for a trial to end. The state is
+        saved in the calling thread, its one writer; ``open`` accepts a run's
+        end and the state that holds it landing in either order.
+
+        Args:
+            wait: Return once every write, earlier background ones included,
+                has been made.
+
+        Raises:
+            Exception: A background write failed (raised by the next ``flush``).
         """
+        if self._pending and not wait:
+            if self._writer is None:
+                self._writer = ThreadPoolExecutor(1, thread_name_prefix="hyperflow-store")
+            self._writing += [self._writer.submit(write) for write in self._pending]
+            self._pending.clear()
         while self._pending:
             self._pending.pop(0)()
+        self._collect_writes(wait)
         if self._unsaved:
             self.save()
+
+    def _collect_writes(self, wait: bool) -> None:
+        """Forgets the background writes that are done (all when ``wait``); raises a failed one."""
+        done = self._writing if wait else [write for write in self._writing if write.done()]
+        self._writing = [write for write in self._writing if write not in done]
+        for write in done:
+            write.result()
 
     def _check_same_search(self, state: dict[str, Any]) -> None:
         """Refuses to continue a saved search under another oracle or objective.
@@ -390,6 +419,9 @@ class SearchEngine:
             ``best_score``, ``elapsed_s`` and ``leaderboard`` (rows, best first).
         """
         self.flush()
+        if self._writer is not None:
+            self._writer.shutdown()
+            self._writer = None
         leaderboard = self.leaderboard()
         best = self.oracle.get_best_trials(1)
         self.store.runs.log_figures(self.search_run_id, search_figures(self.oracle))

@@ -6,6 +6,7 @@ import itertools
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -175,6 +176,45 @@ def test_a_trial_recorded_without_flush_is_in_the_next_saved_state_and_its_run_e
     assert (runs[spec.trial_id]["status"], runs[spec.trial_id]["score"]) == ("COMPLETED", 0.25)
     run = engine.store.connection.call("get_run", following.run_id)
     assert run.data.params == {"x": str(following.hyperparameters["values"]["x"])}
+
+
+def test_background_writes_land_in_order_and_a_waiting_flush_sees_them_all(directory):
+    engine = _engine(directory)
+    engine.open("RandomSearch", {}, overwrite=True)
+    written: list[str] = []
+    end_trial = engine.store.trials.end_trial
+    engine.store.trials.end_trial = lambda run_id, *a, **k: (  # type: ignore[method-assign]
+        time.sleep(0.05),
+        end_trial(run_id, *a, **k),
+        written.append(run_id),
+    )
+    specs = []
+    for score in (0.5, 0.25, 0.75):
+        specs.append(engine.sample("0"))
+        engine.record(
+            specs[-1], evaluate(_completed(specs[-1], score), engine.oracle.objective), flush=False
+        )
+        engine.flush(wait=False)
+    engine.flush()
+
+    assert written == [spec.run_id for spec in specs]
+    runs = {r["trial_id"]: r for r in engine.store.trials.trial_runs(engine.search_run_id)}
+    assert [runs[spec.trial_id]["score"] for spec in specs] == [0.5, 0.25, 0.75]
+
+
+def test_a_failed_background_write_is_raised_by_the_next_flush(directory):
+    engine = _engine(directory)
+    engine.open("RandomSearch", {}, overwrite=True)
+    spec = engine.sample("0")
+
+    def disk_full(*args, **kwargs):
+        raise OSError("disk full")
+
+    engine.store.trials.end_trial = disk_full  # type: ignore[method-assign]
+    engine.record(spec, evaluate(_completed(spec, 0.5), engine.oracle.objective), flush=False)
+    engine.flush(wait=False)  # returns before the write fails
+    with pytest.raises(OSError, match="disk full"):
+        engine.flush()
 
 
 def test_a_trial_whose_end_was_saved_before_its_run_ended_has_its_run_ended_on_resume(directory):
