@@ -399,8 +399,9 @@ class SearchEngine:
             end()
 
     def _remove_weights(self) -> None:
-        """Removes the weights of the ended trials that are not among the best ``max_checkpoints``."""
-        keep = {t.trial_id for t in self.oracle.get_best_trials(self.max_checkpoints)}  # type: ignore[arg-type]
+        """Removes the weights of ended trials outside the best ``max_checkpoints``."""
+        best = self.oracle.get_best_trials(self.max_checkpoints)  # type: ignore[arg-type]
+        keep = {t.trial_id for t in best}
         for trial in list(self.oracle.trials.values()):
             trial_id = trial.trial_id
             if (

@@ -122,3 +122,56 @@ def test_a_trial_interrupted_in_its_second_execution_continues_there_in_its_run(
         np.testing.assert_allclose(got["metrics"]["loss"], want["metrics"]["loss"], rtol=1e-5)
     # The progress is gone once the trial ended; its best weights stay.
     assert not client.list_artifacts(spec.run_id, PROGRESS_FOLDER)
+
+
+class _StopsAtOnce(kt.MedianStoppingRule):
+    """Prunes every trial at its first epoch."""
+
+    def should_stop(self, curve, reference, direction):
+        return bool(curve)
+
+
+def test_once_an_execution_is_pruned_the_others_are_not_trained(directory):
+    _trained.clear()
+    tuner = _tuner(
+        directory, f"pruned-{next(_projects)}", executions_per_trial=3, pruning=_StopsAtOnce()
+    )
+    spec = _sampled(tuner, overwrite=True)
+    x, y = _data()
+
+    result = tuner.executor.execute(spec, (x, y), {**FIT, "callbacks": [_Epochs()]})
+
+    assert result.status == "STOPPED"
+    assert _trained == [(0, 0)]
+    assert len(result.executions) == 1
+
+
+@pytest.mark.parametrize("every", [0, -1, 1.5, "often", True])
+def test_checkpoint_every_is_checked_before_any_trial(tmp_path, every):
+    with pytest.raises(ValueError, match="checkpoint_every"):
+        _tuner(tmp_path, "checked", checkpoint_every=every)
+
+
+@pytest.mark.parametrize("keep", [0, -2, 1.5, "2", True])
+def test_max_checkpoints_is_checked_before_any_trial(tmp_path, keep):
+    with pytest.raises(ValueError, match="max_checkpoints must be a positive integer"):
+        _tuner(tmp_path, "checked", max_checkpoints=keep)
+
+
+def test_a_policy_saves_every_n_epochs_or_never():
+    every_two = CheckpointPolicy(2)
+    assert [every_two.due(epoch) for epoch in range(5)] == [False, True, False, True, False]
+    assert not any(CheckpointPolicy(None).due(epoch) for epoch in range(5))
+
+
+def test_the_automatic_policy_keeps_saving_within_its_share_of_the_time(monkeypatch):
+    now = [100.0]
+    monkeypatch.setattr("tuning.checkpoints.time.monotonic", lambda: now[0])
+    policy = CheckpointPolicy("auto")
+    now[0] = 101.0
+    assert policy.due(0)  # the first epoch's end always saves
+    policy.saved(0.5)
+    now[0] = 110.0  # 10 s in: 0.5 s spent, one more would make 1 s, over 5 %
+    assert not policy.due(1)
+    now[0] = 120.0  # 20 s in: 1 s is 5 %
+    assert policy.due(2)
