@@ -145,7 +145,7 @@ class TrialExecutor:
             resume=spec.resume,
         )
         if spec.resume:
-            recorder.resume_weights = self._resume_weights(spec, checkpoint_dir)
+            self._download_progress(spec, recorder)
         with self._lock:
             self._recorders[trial.trial_id] = recorder  # type: ignore[index]
         status, message, error_type, executions = TrialStatus.COMPLETED, None, None, []
@@ -205,7 +205,7 @@ class TrialExecutor:
             if recorder.pruned:
                 break
             if execution < recorder.resume_execution:
-                histories.append(_history(*recorder.restored(execution)))
+                histories.append(_history(*recorder.recorded(execution)))
                 continue
             callbacks = [
                 _per_execution(copy.deepcopy(c), trial.trial_id, execution, recorder)
@@ -243,7 +243,7 @@ class TrialExecutor:
         self._log_model_config(recorder, model)
         results = self.builder.fit(hp, model, *args, **kwargs)
         if initial_epoch is not None:
-            results = _prepend(results, *recorder.restored(execution))
+            results = _prepend(results, *recorder.recorded(execution))
         if not model.built:
             return results  # a fit() that never trained the model: nothing to checkpoint
         if not recorder.has_checkpoint:
@@ -289,14 +289,14 @@ class TrialExecutor:
             return None
         return connection.download(parent, WEIGHTS_ARTIFACT, os.path.join(folder, "parent"))
 
-    def _resume_weights(self, spec: TrialSpec, folder: str) -> str:
-        """Downloads the progress' weights, and the best ones the recorder keeps, of ``spec``."""
+    def _download_progress(self, spec: TrialSpec, recorder: TrialRecorder) -> None:
+        """Fetches the saved progress' weights, and the best weights so far, of a resumed trial."""
         connection = self.store.connection
+        folder = os.path.join(os.path.dirname(recorder.checkpoint_path), "resume")
+        recorder.resume_weights = connection.download(spec.run_id, spec.resume["weights"], folder)
         if spec.resume.get("best_value") is not None:
-            connection.download(spec.run_id, WEIGHTS_ARTIFACT, folder)
-        return connection.download(
-            spec.run_id, spec.resume["weights"], os.path.join(folder, "resume")
-        )
+            best = connection.download(spec.run_id, WEIGHTS_ARTIFACT, folder)
+            os.replace(best, recorder.checkpoint_path)
 
     def _log_model_config(self, recorder: TrialRecorder, model: Any) -> None:
         try:
@@ -348,12 +348,12 @@ def _history(steps: list[int], metrics: dict[str, list[float]]) -> Any:
 
 
 def _prepend(results: Any, steps: list[int], metrics: dict[str, list[float]]) -> Any:
-    """``fit``'s History with the epochs recorded before the resume put first."""
-    if not isinstance(getattr(results, "history", None), dict) or not steps:
+    """``fit``'s History with the recorded epochs it lacks (those before the resume) put first."""
+    if not isinstance(getattr(results, "history", None), dict):
         return results
-    earlier = [s for s in steps if s not in set(results.epoch)]
-    kept = [steps.index(s) for s in earlier]
-    trained = len(results.epoch)
+    trained, fitted = len(results.epoch), set(results.epoch)
+    kept = [i for i, step in enumerate(steps) if step not in fitted]
+    earlier = [steps[i] for i in kept]
     for name in set(metrics) | set(results.history):
         before = metrics.get(name, [math.nan] * len(steps))
         after = results.history.get(name, [math.nan] * trained)

@@ -109,8 +109,8 @@ class TrialRecorder:
             return None
         return int(self.resume["epoch"]) + 1
 
-    def restored(self, execution: int) -> tuple[list[int], dict[str, list[float]]]:
-        """The epochs of ``execution`` recorded before the trial resumed: steps and curves."""
+    def recorded(self, execution: int) -> tuple[list[int], dict[str, list[float]]]:
+        """The epochs of ``execution`` recorded so far (restored ones too): steps and curves."""
         steps = sorted(self.steps.get(execution, {}))
         names = {name for step in steps for name in self.steps[execution][step]}
         return steps, {

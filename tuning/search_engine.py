@@ -177,11 +177,14 @@ class SearchEngine:
             ):
                 # The saved state has its end, its run does not yet (``record(flush=False)``).
                 self._end_run(run["run_id"], trial, duration_s=None)
-        requeued = set(self.oracle.requeue_ongoing())
+        self.oracle.requeue_ongoing()
         for run in trial_runs:
             trial_id = run["trial_id"]
+            trial = self.oracle.trials.get(trial_id)
+            # RUNNING: requeued now, or by an earlier resume that died before it sampled it.
             if (
-                trial_id in requeued
+                trial is not None
+                and trial.status == TrialStatus.RUNNING
                 and run["run_status"] == "RUNNING"
                 and self.trial_run_ids[trial_id] == run["run_id"]
                 and (progress := trials.progress(run["run_id"])) is not None

@@ -69,7 +69,7 @@ class Tuner(BaseTuner):
         checkpoint_every: When a training trial saves its latest weights and
             optimizer state to its run, so that a search resumed after its
             process died continues the trial from there: ``"auto"`` (the
-            default) whenever that costs at most 5 % of the trial's time so far
+            default) whenever that costs at most 4 % of the trial's time so far
             (the first epoch always), n every n epochs, None never.
         **kwargs: ``BaseTuner`` arguments (``directory``, ``project_name``,
             ``overwrite``, ``max_concurrent_trials``, ``isolation``, ...).

@@ -50,28 +50,26 @@ class _Died(BaseException):
 _trained: list[tuple[int, int]] = []  # (fit, epoch); module-level: callbacks are deep-copied
 
 
-class _Epochs:
-    """A Keras callback that notes each epoch it trains, and dies at one of them."""
+def _epochs(die_at: tuple[int, int] | None = None):
+    """A Keras callback that notes each (fit, epoch) it trains in ``_trained``, dying at one."""
+    import keras
 
-    def __new__(cls, die_at: tuple[int, int] | None = None):
-        import keras
+    class Epochs(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.fit = len({f for f, _ in _trained})
 
-        class Callback(keras.callbacks.Callback):
-            def on_train_begin(self, logs=None):
-                self.fit = len({f for f, _ in _trained})
+        def on_epoch_begin(self, epoch, logs=None):
+            if (self.fit, epoch) == die_at:
+                raise _Died
+            _trained.append((self.fit, epoch))
 
-            def on_epoch_begin(self, epoch, logs=None):
-                if (self.fit, epoch) == die_at:
-                    raise _Died
-                _trained.append((self.fit, epoch))
-
-        return Callback()
+    return Epochs()
 
 
 def _tuner(directory: Path, project: str, **kwargs) -> kt.Tuner:
     return kt.RandomSearch(
         build_classifier,
-        objective="loss",
+        objective="val_loss",
         max_trials=1,
         seed=2,
         directory=directory,
@@ -88,7 +86,7 @@ def _sampled(tuner: kt.Tuner, overwrite: bool):
     return spec
 
 
-FIT = {"epochs": 3, "shuffle": False, "verbose": 0}
+FIT = {"epochs": 3, "shuffle": False, "verbose": 0, "validation_data": _data()}
 
 
 def test_a_trial_interrupted_in_its_second_execution_continues_there_in_its_run(directory):
@@ -98,13 +96,13 @@ def test_a_trial_interrupted_in_its_second_execution_continues_there_in_its_run(
     tuner = _tuner(directory, project, executions_per_trial=2, checkpoint_every=1)
     spec = _sampled(tuner, overwrite=True)
     with pytest.raises(_Died):
-        tuner.executor.execute(spec, (x, y), {**FIT, "callbacks": [_Epochs(die_at=(1, 2))]})
+        tuner.executor.execute(spec, (x, y), {**FIT, "callbacks": [_epochs(die_at=(1, 2))]})
     assert _trained == [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1)]
 
     _trained.clear()
     resumed = _tuner(directory, project, executions_per_trial=2, checkpoint_every=1)
     again = _sampled(resumed, overwrite=False)
-    result = resumed.executor.execute(again, (x, y), {**FIT, "callbacks": [_Epochs()]})
+    result = resumed.executor.execute(again, (x, y), {**FIT, "callbacks": [_epochs()]})
 
     assert again.run_id == spec.run_id and again.seed == spec.seed
     assert (again.resume["execution"], again.resume["epoch"]) == (1, 1)
@@ -120,8 +118,11 @@ def test_a_trial_interrupted_in_its_second_execution_continues_there_in_its_run(
     unbroken = whole.executor.execute(_sampled(whole, overwrite=True), (x, y), FIT)
     for got, want in zip(result.executions, unbroken.executions, strict=True):
         np.testing.assert_allclose(got["metrics"]["loss"], want["metrics"]["loss"], rtol=1e-5)
-    # The progress is gone once the trial ended; its best weights stay.
+    # The progress is gone once the trial ended; the best weights, of either execution, stay.
     assert not client.list_artifacts(spec.run_id, PROGRESS_FOLDER)
+    best = resumed.load_model(resumed.oracle.trials[spec.trial_id])
+    best_loss = min(min(e["metrics"]["val_loss"]) for e in result.executions)
+    assert best.evaluate(x, y, verbose=0) == pytest.approx(best_loss, rel=1e-5)
 
 
 class _StopsAtOnce(kt.MedianStoppingRule):
@@ -139,7 +140,7 @@ def test_once_an_execution_is_pruned_the_others_are_not_trained(directory):
     spec = _sampled(tuner, overwrite=True)
     x, y = _data()
 
-    result = tuner.executor.execute(spec, (x, y), {**FIT, "callbacks": [_Epochs()]})
+    result = tuner.executor.execute(spec, (x, y), {**FIT, "callbacks": [_epochs()]})
 
     assert result.status == "STOPPED"
     assert _trained == [(0, 0)]
@@ -171,7 +172,7 @@ def test_the_automatic_policy_keeps_saving_within_its_share_of_the_time(monkeypa
     now[0] = 101.0
     assert policy.due(0)  # the first epoch's end always saves
     policy.saved(0.5)
-    now[0] = 110.0  # 10 s in: 0.5 s spent, one more would make 1 s, over 5 %
+    now[0] = 110.0  # 10 s in: 0.5 s spent, one more would make 1 s, over 4 %
     assert not policy.due(1)
-    now[0] = 120.0  # 20 s in: 1 s is 5 %
+    now[0] = 125.0  # 25 s in: 1 s is 4 %
     assert policy.due(2)
