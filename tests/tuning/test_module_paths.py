@@ -19,11 +19,8 @@ import tuning as kt
         ("tuning.engine.objective", "Objective", "tuning.Objective"),
         ("tuning.engine.trial", "Trial", "tuning.Trial"),
         ("tuning.engine.oracle", "Oracle", "tuning.Oracle"),
-        (
-            "tuning.engine.metrics_tracking",
-            "MetricsTracker",
-            "tuning.metrics_tracking.MetricsTracker",
-        ),
+        ("tuning.engine.metrics_tracking", "MetricsTracker",
+         "tuning.metrics_tracking.MetricsTracker"),
         ("tuning.engine.tuner_utils", "get_best_step", "tuning.results.get_best_step"),
         ("tuning.engine.tuner", "Tuner", "tuning.Tuner"),
         ("tuning.engine.base_tuner", "BaseTuner", "tuning.BaseTuner"),
