@@ -213,8 +213,9 @@ class TrialRuns:
         progress = self.connection.read_json(run_id, PROGRESS_FILE)
         logged = {}
         for execution, key in progress.get("keys", {}).items():
-            history = self.connection.call("get_metric_history", run_id, _safe_key(key))
-            logged[execution] = max((m.step for m in history), default=-1)
+            if (safe := _safe_key(key)) is not None:
+                history = self.connection.call("get_metric_history", run_id, safe)
+                logged[execution] = max((m.step for m in history), default=-1)
         return {**progress, "logged": logged}
 
     def delete_weights(self, run_id: str) -> bool:
