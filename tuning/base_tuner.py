@@ -89,6 +89,10 @@ class BaseTuner(TunerHooks):
             trials on, through Prefect's Dask task runner.
         task_runner: A Prefect task runner for the train tasks, such as
             ``prefect_dask.DaskTaskRunner(...)``; overrides ``dask_address``.
+        max_checkpoints: Keep the weights of the best k completed trials
+            only: a trial's weights are removed from the artifact store when it
+            falls out of the best k (its metrics, params and record stay), so
+            ``get_best_models(k)`` still works. None (the default) keeps all.
         logger: Deprecated and ignored (as in KerasTuner): MLflow and Prefect
             record the search.
 
@@ -111,6 +115,7 @@ class BaseTuner(TunerHooks):
         max_time: float | None = None,
         dask_address: str | None = None,
         task_runner: Any = None,
+        max_checkpoints: int | None = None,
         logger: Any = None,
         **kwargs: Any,
     ) -> None:
@@ -128,6 +133,8 @@ class BaseTuner(TunerHooks):
         if not isinstance(oracle, Oracle):
             raise TypeError(f"oracle must be an Oracle, got {type(oracle).__name__}.")
         check_positive_int("max_concurrent_trials", max_concurrent_trials)
+        if max_checkpoints is not None:
+            check_positive_int("max_checkpoints", max_checkpoints)
         if isolation is None:
             isolation = "none" if max_concurrent_trials == 1 else "worker"
         if isolation not in ISOLATIONS:
@@ -152,6 +159,7 @@ class BaseTuner(TunerHooks):
         self.max_time = max_time
         self.dask_address = dask_address
         self.task_runner = task_runner
+        self.max_checkpoints = max_checkpoints
         self.store = TrialStore(self.project_name, self.directory, tracking_uri)
         self.engine: SearchEngine | None = SearchEngine(
             oracle,
@@ -159,6 +167,7 @@ class BaseTuner(TunerHooks):
             self.tuner_id,
             max_time,
             on_trial_end=self.on_trial_end,
+            max_checkpoints=max_checkpoints,
         )
         self._space_populated = False
         if not overwrite and self.store.exists():

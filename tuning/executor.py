@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import math
 import os
 import shutil
 import tempfile
@@ -23,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from tuning import errors
+from tuning.checkpoints import CHECKPOINTS_FOLDER, CheckpointPolicy, check_checkpoint_every
 from tuning.hooks import TunerHooks
 from tuning.hyperparameters import HyperParameters
 from tuning.model_builder import ModelBuilder
@@ -43,7 +45,7 @@ __all__ = [
     "trial_dir",
 ]
 
-WEIGHTS_ARTIFACT = "checkpoints/best.weights.h5"
+WEIGHTS_ARTIFACT = f"{CHECKPOINTS_FOLDER}/best.weights.h5"
 BUILD_CONFIG_ARTIFACT = "build_config.json"
 MODEL_CONFIG_ARTIFACT = "model_config.json"
 TRIAL_DIR_ARTIFACTS = "trial_dir"
@@ -68,6 +70,8 @@ class TrialExecutor:
         builder: Builds the trial's Keras models; None for a ``BaseTuner``,
             whose ``run_trial`` builds whatever it trains.
         executions: Models trained per trial (``executions_per_trial``).
+        checkpoint_every: When a training trial saves its progress, so that
+            a resumed search continues it (see ``CheckpointPolicy``).
     """
 
     def __init__(
@@ -79,7 +83,9 @@ class TrialExecutor:
         project_dir: str,
         builder: ModelBuilder | None = None,
         executions: int = 1,
+        checkpoint_every: int | str | None = "auto",
     ) -> None:
+        check_checkpoint_every(checkpoint_every)
         self.hooks = hooks
         self.store = store
         self.objective = objective
@@ -87,6 +93,7 @@ class TrialExecutor:
         self.project_dir = project_dir
         self.builder = builder
         self.executions = executions
+        self.checkpoint_every = checkpoint_every
         self._recorders: dict[str, TrialRecorder] = {}
         self._lock = threading.Lock()
 
@@ -134,7 +141,11 @@ class TrialExecutor:
             pruning=self.pruning,
             pruning_reference=spec.pruning_reference,
             initial_weights=self._parent_weights(spec, checkpoint_dir),
+            policy=CheckpointPolicy(self.checkpoint_every),
+            resume=spec.resume,
         )
+        if spec.resume:
+            self._download_progress(spec, recorder)
         with self._lock:
             self._recorders[trial.trial_id] = recorder  # type: ignore[index]
         status, message, error_type, executions = TrialStatus.COMPLETED, None, None, []
@@ -160,6 +171,7 @@ class TrialExecutor:
                 self._recorders.pop(trial.trial_id, None)  # type: ignore[arg-type]
         try:
             self._upload(recorder, spec.trial_id)
+            recorder.discard_progress()
         finally:
             shutil.rmtree(checkpoint_dir, ignore_errors=True)
         return TrialResult(
@@ -177,10 +189,12 @@ class TrialExecutor:
         """``Tuner.run_trial``'s default: ``executions_per_trial`` models built, fitted, recorded.
 
         Each execution gets deep copies of the user's callbacks and the
-        executor's own callback.
+        executor's own callback. Once an execution is pruned, the rest are not
+        trained. A resumed trial's executions that had ended are not trained
+        again: their recorded epochs stand for them.
 
         Returns:
-            What ``HyperModel.fit`` returned, per execution.
+            What ``HyperModel.fit`` returned, per execution trained or restored.
         """
         from tuning.callbacks import TrialCallback
 
@@ -188,6 +202,11 @@ class TrialExecutor:
         user_callbacks = kwargs.pop("callbacks", None) or []
         histories = []
         for execution in range(self.executions):
+            if recorder.pruned:
+                break
+            if execution < recorder.resume_execution:
+                histories.append(_history(*recorder.recorded(execution)))
+                continue
             callbacks = [
                 _per_execution(copy.deepcopy(c), trial.trial_id, execution, recorder)
                 for c in user_callbacks
@@ -201,6 +220,9 @@ class TrialExecutor:
 
         The execution is read from the ``TrialCallback`` among ``callbacks``
         (0 without one); it is seeded with the trial's seed plus its number.
+        The execution a resumed trial was in continues from its saved weights
+        and optimizer state at the epoch after them; what ``fit`` returns then
+        holds the epochs before too.
         """
         from tuning.callbacks import TrialCallback
 
@@ -212,8 +234,16 @@ class TrialExecutor:
         model = self.builder.build_seeded(hp, recorder.seed + execution)
         if recorder.initial_weights:
             model.load_weights(recorder.initial_weights)
+        initial_epoch = recorder.initial_epoch(execution)
+        if initial_epoch is not None:
+            if model.optimizer is not None:  # built, so that its saved state loads too
+                model.optimizer.build(model.trainable_variables)
+            model.load_weights(recorder.resume_weights)
+            kwargs["initial_epoch"] = max(initial_epoch, kwargs.get("initial_epoch", 0))
         self._log_model_config(recorder, model)
         results = self.builder.fit(hp, model, *args, **kwargs)
+        if initial_epoch is not None:
+            results = _prepend(results, *recorder.recorded(execution))
         if not model.built:
             return results  # a fit() that never trained the model: nothing to checkpoint
         if not recorder.has_checkpoint:
@@ -259,6 +289,15 @@ class TrialExecutor:
             return None
         return connection.download(parent, WEIGHTS_ARTIFACT, os.path.join(folder, "parent"))
 
+    def _download_progress(self, spec: TrialSpec, recorder: TrialRecorder) -> None:
+        """Fetches the saved progress' weights, and the best weights so far, of a resumed trial."""
+        connection = self.store.connection
+        folder = os.path.join(os.path.dirname(recorder.checkpoint_path), "resume")
+        recorder.resume_weights = connection.download(spec.run_id, spec.resume["weights"], folder)
+        if spec.resume.get("best_value") is not None:
+            best = connection.download(spec.run_id, WEIGHTS_ARTIFACT, folder)
+            os.replace(best, recorder.checkpoint_path)
+
     def _log_model_config(self, recorder: TrialRecorder, model: Any) -> None:
         try:
             config = model.get_config()
@@ -297,6 +336,30 @@ def _per_execution(callback: Any, trial_id: str, execution: int, recorder: Trial
         callback.log_dir = os.path.join(callback.log_dir, str(trial_id), f"execution{execution}")
         recorder.tensorboard_dirs.append(callback.log_dir)
     return callback
+
+
+def _history(steps: list[int], metrics: dict[str, list[float]]) -> Any:
+    """A Keras ``History`` of recorded epochs (an execution that ended before a resume)."""
+    import keras
+
+    history = keras.callbacks.History()
+    history.epoch, history.history = list(steps), {k: list(v) for k, v in metrics.items()}
+    return history
+
+
+def _prepend(results: Any, steps: list[int], metrics: dict[str, list[float]]) -> Any:
+    """``fit``'s History with the recorded epochs it lacks (those before the resume) put first."""
+    if not isinstance(getattr(results, "history", None), dict):
+        return results
+    trained, fitted = len(results.epoch), set(results.epoch)
+    kept = [i for i, step in enumerate(steps) if step not in fitted]
+    earlier = [steps[i] for i in kept]
+    for name in set(metrics) | set(results.history):
+        before = metrics.get(name, [math.nan] * len(steps))
+        after = results.history.get(name, [math.nan] * trained)
+        results.history[name] = [before[i] for i in kept] + list(after)
+    results.epoch = earlier + list(results.epoch)
+    return results
 
 
 def jsonable(value: Any) -> Any:

@@ -57,6 +57,8 @@ class SearchEngine:
         max_time: Seconds after ``begin`` when no new trial starts, or None.
         on_trial_end: Called with each trial once the oracle recorded it
             (``Tuner.on_trial_end``).
+        max_checkpoints: Keep the weights of the best k completed trials
+            only; None keeps all.
     """
 
     def __init__(
@@ -66,17 +68,22 @@ class SearchEngine:
         tuner_id: str = "tuner0",
         max_time: float | None = None,
         on_trial_end: Callable[[Trial], None] | None = None,
+        max_checkpoints: int | None = None,
     ) -> None:
         self.oracle = oracle
         self.store = store
         self.tuner_id = tuner_id
         self.max_time = max_time
         self.on_trial_end = on_trial_end
+        self.max_checkpoints = max_checkpoints
         self.search_run_id: str | None = None
         self.trial_run_ids: dict[str, str] = {}
         self.fatal: BaseException | None = None
         self.display = Display(oracle.objective.name)
         self._attempts: dict[str, int] = {}
+        # trial id -> (run id, saved progress) of the trials a resume continues in their runs
+        self._resumable: dict[str, tuple[str, dict[str, Any]]] = {}
+        self._weights_removed: set[str] = set()
         self._opened = False
         self.warm_started_names: set[str] = set()
         self._started = time.monotonic()
@@ -123,8 +130,10 @@ class SearchEngine:
 
         Resuming restores the oracle's saved state, replays the end of any
         trial whose run ended after that state was saved, puts the trials that
-        were running back at the head of the queue, marks their runs KILLED
-        and saves the state. Idempotent.
+        were running back at the head of the queue, and saves the state. A
+        trial that was running continues from the progress it saved, in its
+        same run; the runs of the others are marked KILLED and their trials
+        start again in new runs. Idempotent.
 
         Args:
             tuner_name: The tuner's class name (the search run's name and tag).
@@ -174,7 +183,19 @@ class SearchEngine:
                 # The saved state has its end, its run does not yet (``record(flush=False)``).
                 self._end_run(run["run_id"], trial, duration_s=None)
         self.oracle.requeue_ongoing()
-        trials.kill_unfinished_trials(run_id)
+        for run in trial_runs:
+            trial_id = run["trial_id"]
+            trial = self.oracle.trials.get(trial_id)
+            # RUNNING: requeued now, or by an earlier resume that died before it sampled it.
+            if (
+                trial is not None
+                and trial.status == TrialStatus.RUNNING
+                and run["run_status"] == "RUNNING"
+                and self.trial_run_ids[trial_id] == run["run_id"]
+                and (progress := trials.progress(run["run_id"])) is not None
+            ):
+                self._resumable[trial_id] = (run["run_id"], progress)
+        trials.kill_unfinished_trials(run_id, keep={r for r, _ in self._resumable.values()})
         runs.reopen_search(run_id)
         self.save()
         self._opened = True
@@ -312,10 +333,14 @@ class SearchEngine:
         status = TrialStatus(trial.status)  # a user's oracle may set a plain string
         if status != TrialStatus.RUNNING:
             return TrialSpec(status=status.value)
-        attempt = self._attempts.get(trial.trial_id, -1) + 1
-        self._attempts[trial.trial_id] = attempt
         trials = self.store.trials
-        run_id = trials.start_trial(self.search_run_id, trial.trial_id, {}, attempt=attempt)
+        run_id, progress = self._resumable.pop(trial.trial_id, (None, {}))
+        if run_id is None:
+            attempt = self._attempts.get(trial.trial_id, -1) + 1
+            self._attempts[trial.trial_id] = attempt
+            run_id = trials.start_trial(self.search_run_id, trial.trial_id, {}, attempt=attempt)
+        else:  # continued in its run, as the same attempt
+            attempt = self._attempts.get(trial.trial_id, 0)
         self._pending.append(functools.partial(trials.log_values, run_id, dict(trial.values)))
         self.trial_run_ids[trial.trial_id] = run_id
         self.save()
@@ -332,6 +357,7 @@ class SearchEngine:
             parent_run_id=self.trial_run_ids.get(parent) if parent else None,
             pruning_reference=self.oracle.pruning_reference(),
             slot=slot,
+            resume=progress,
         )
 
     def record(self, spec: TrialSpec, outcome: TrialOutcome, flush: bool = True) -> str:
@@ -374,6 +400,8 @@ class SearchEngine:
             self.fatal = error
         if result.error_type and self.fatal is None:
             self.fatal = _error_class(result.error_type)(result.message or result.error_type)
+        if self.max_checkpoints is not None:
+            self._pending.append(self._remove_weights)
         self._unsaved = True
         if flush:
             self.flush()
@@ -401,6 +429,21 @@ class SearchEngine:
             self._pending.append(end)
         else:
             end()
+
+    def _remove_weights(self) -> None:
+        """Removes the weights of ended trials outside the best ``max_checkpoints``."""
+        best = self.oracle.get_best_trials(self.max_checkpoints)  # type: ignore[arg-type]
+        keep = {t.trial_id for t in best}
+        for trial in list(self.oracle.trials.values()):
+            trial_id = trial.trial_id
+            if (
+                trial.status.is_finished
+                and trial_id not in keep
+                and trial_id not in self._weights_removed
+                and trial_id in self.trial_run_ids
+            ):
+                self.store.trials.delete_weights(self.trial_run_ids[trial_id])
+                self._weights_removed.add(trial_id)
 
     def _record_curve(self, trial_id: str, evaluation: Evaluation) -> None:
         for step, metrics in evaluation.curve.items():

@@ -31,6 +31,11 @@ class TrialSpec:
             (Hyperband's promoted trials), or None.
         pruning_reference: ``{step: median}`` for the pruning rule, or empty.
         slot: Which of the ``max_concurrent_trials`` slots runs the trial.
+        resume: The progress a trial interrupted mid-training continues from,
+            in its same run (``checkpoints/last/progress.json``: the execution,
+            the last saved epoch, its weights file, the epochs recorded, and
+            ``logged``, the last step MLflow holds per execution); empty to
+            start afresh.
     """
 
     status: str
@@ -42,6 +47,7 @@ class TrialSpec:
     parent_run_id: str | None = None
     pruning_reference: dict[int, float] = field(default_factory=dict)
     slot: str = ""
+    resume: dict[str, Any] = field(default_factory=dict)
 
     @property
     def runnable(self) -> bool:

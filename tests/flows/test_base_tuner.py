@@ -75,9 +75,7 @@ def test_base_tuner_tunes_any_code_and_reopens_its_results(tmp_path):
     assert best[0].score(X, Y) >= best[1].score(X, Y)
     # Trials that ran elsewhere (a Dask worker) have no local folder: it comes from MLflow.
     shutil.rmtree(tuner.project_dir)
-    assert [m.coef_.tolist() for m in tuner.get_best_models(2)] == [
-        m.coef_.tolist() for m in best
-    ]
+    assert [m.coef_.tolist() for m in tuner.get_best_models(2)] == [m.coef_.tolist() for m in best]
 
     # A notebook restart: a new tuner on the project sees the trials without searching.
     reopened = PickleTuner(oracle=_oracle(), directory=tmp_path, project_name="anything")

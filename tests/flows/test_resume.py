@@ -99,3 +99,41 @@ def test_a_trial_is_in_the_saved_state_before_it_can_end(tmp_path):
     tuner.search(verbose=0)
 
     assert tuner.saved_while_training == {t: [t] for t in ("00", "01", "02")}
+
+
+def test_a_trial_killed_at_its_third_epoch_trains_the_other_three_in_its_run(tmp_path):
+    from tests.flows.resumable_search import EpochLog, epochs_trained, make_tuner, search
+
+    root = str(Path(__file__).parents[2])  # this checkout's code, and its tests' helpers
+    env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), "PYTHONPATH": root}
+    process = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("resumable_search.py")), str(tmp_path)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 240
+    while 3 not in epochs_trained(tmp_path / "first.txt") and process.poll() is None:
+        assert time.monotonic() < deadline, "the trial never reached its fourth epoch"
+        time.sleep(0.2)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert epochs_trained(tmp_path / "first.txt") == [0, 1, 2, 3]
+
+    tuner = make_tuner(str(tmp_path))
+    search(tuner, EpochLog(str(tmp_path / "second.txt")))
+
+    assert epochs_trained(tmp_path / "second.txt") == [3, 4, 5]
+    (trial,) = tuner.oracle.trials.values()
+    assert trial.status == kt.TrialStatus.COMPLETED
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/mlflow.db")
+    experiment = client.get_experiment_by_name("resumed")
+    (run,) = client.search_runs(
+        [experiment.experiment_id], filter_string="tags.`hyperflow.kind` = 'trial'"
+    )
+    assert run.info.run_id == tuner.trial_run_ids[trial.trial_id]
+    assert run.data.tags["hyperflow.status"] == "COMPLETED"
+    for metric in ("loss", "val_accuracy"):
+        steps = [m.step for m in client.get_metric_history(run.info.run_id, metric)]
+        assert sorted(steps) == [0, 1, 2, 3, 4, 5], metric
+    assert len(tuner.get_best_models(1)) == 1

@@ -123,3 +123,23 @@ class ArtifactsMixin:
         folder = posixpath.dirname(artifact_path) or None
         listed = self.call("list_artifacts", run_id, folder)
         return any(item.path == artifact_path for item in listed)
+
+    def delete_artifact(self, run_id: str, artifact_path: str) -> bool:
+        """Deletes an artifact file or folder of the run (nothing if it is absent).
+
+        MLflow's client has no delete; its artifact repositories do, where the
+        store allows it (local folders, ``mlflow-artifacts:``, S3, GCS, Azure, ...).
+
+        Returns:
+            False when the run's artifact repository cannot delete.
+        """
+        from mlflow.store.artifact.artifact_repo import ArtifactRepository
+
+        repo = self._repo(run_id)
+        if type(repo).delete_artifacts is ArtifactRepository.delete_artifacts:
+            return False
+        try:
+            self.retry(repo.delete_artifacts, artifact_path)
+        except NotImplementedError:
+            return False
+        return True

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
+from tuning.checkpoints import CHECKPOINTS_FOLDER, PROGRESS_FILE
 from tuning.store._values import (
     ERROR_FILE,
     ERROR_TAG_LENGTH,
@@ -29,6 +30,7 @@ from tuning.store._values import (
     _now_ms,
     _params,
     _run_id_literal,
+    _safe_key,
     _status_name,
     _tags,
 )
@@ -174,11 +176,15 @@ class TrialRuns:
         )
         self.connection.end_run(run_id, status=_TRIAL_RUN_STATUS[status])
 
-    def kill_unfinished_trials(self, search_run_id: str) -> list[str]:
+    def kill_unfinished_trials(self, search_run_id: str, keep: Collection[str] = ()) -> list[str]:
         """Marks the search's trials whose runs are still RUNNING as KILLED.
 
         Called when a search resumes: those trials died with the previous
         process and will be run again.
+
+        Args:
+            search_run_id: The search's run id.
+            keep: Runs left RUNNING: their trials continue in them (``progress``).
 
         Returns:
             The trial ids of the runs killed, in trial order.
@@ -189,9 +195,36 @@ class TrialRuns:
         )
         rows = sorted((self._row(run) for run in runs), key=_trial_sort_key)
         for row in rows:
+            if row["run_id"] in keep:
+                continue
             self.connection.set_tags(row["run_id"], {TAG_STATUS: "KILLED"})
             self.connection.end_run(row["run_id"], status="KILLED")
         return [row["trial_id"] for row in rows]
+
+    def progress(self, run_id: str) -> dict[str, Any] | None:
+        """The progress a trial saved while it trained, to continue it from; None if none.
+
+        ``checkpoints/last/progress.json`` (see ``TrialRecorder``), with
+        ``logged``: per execution, the last step MLflow holds of its metrics
+        (epochs after the saved one may have been logged before the search died).
+        """
+        if not self.connection.has_artifact(run_id, PROGRESS_FILE):
+            return None
+        progress = self.connection.read_json(run_id, PROGRESS_FILE)
+        logged = {}
+        for execution, key in progress.get("keys", {}).items():
+            if (safe := _safe_key(key)) is not None:
+                history = self.connection.call("get_metric_history", run_id, safe)
+                logged[execution] = max((m.step for m in history), default=-1)
+        return {**progress, "logged": logged}
+
+    def delete_weights(self, run_id: str) -> bool:
+        """Removes a trial's weights (``checkpoints/``); its metrics, params and record stay.
+
+        Returns:
+            False when the run's artifact store cannot delete.
+        """
+        return self.connection.delete_artifact(run_id, CHECKPOINTS_FOLDER)
 
     def trial_runs(self, search_run_id: str) -> list[dict[str, Any]]:
         """One summary per trial run of the search, ordered by trial id then attempt.
