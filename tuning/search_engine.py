@@ -400,8 +400,8 @@ class SearchEngine:
             self.fatal = error
         if result.error_type and self.fatal is None:
             self.fatal = _error_class(result.error_type)(result.message or result.error_type)
-        if self.max_checkpoints is not None:
-            self._pending.append(self._remove_weights)
+        for run_id in self._weights_to_remove():
+            self._pending.append(functools.partial(self.store.trials.delete_weights, run_id))
         self._unsaved = True
         if flush:
             self.flush()
@@ -430,20 +430,24 @@ class SearchEngine:
         else:
             end()
 
-    def _remove_weights(self) -> None:
-        """Removes the weights of ended trials outside the best ``max_checkpoints``."""
-        best = self.oracle.get_best_trials(self.max_checkpoints)  # type: ignore[arg-type]
-        keep = {t.trial_id for t in best}
-        for trial in list(self.oracle.trials.values()):
-            trial_id = trial.trial_id
-            if (
-                trial.status.is_finished
-                and trial_id not in keep
-                and trial_id not in self._weights_removed
-                and trial_id in self.trial_run_ids
-            ):
-                self.store.trials.delete_weights(self.trial_run_ids[trial_id])
-                self._weights_removed.add(trial_id)
+    def _weights_to_remove(self) -> list[str]:
+        """The runs of ended trials that fell out of the best ``max_checkpoints``, each once.
+
+        Decided here, in the recording thread; the removal is a store write left for ``flush``.
+        """
+        if self.max_checkpoints is None:
+            return []
+        keep = {t.trial_id for t in self.oracle.get_best_trials(self.max_checkpoints)}
+        fallen = [
+            trial.trial_id
+            for trial in self.oracle.trials.values()
+            if trial.status.is_finished
+            and trial.trial_id not in keep
+            and trial.trial_id not in self._weights_removed
+            and trial.trial_id in self.trial_run_ids
+        ]
+        self._weights_removed.update(fallen)
+        return [self.trial_run_ids[trial_id] for trial_id in fallen]
 
     def _record_curve(self, trial_id: str, evaluation: Evaluation) -> None:
         for step, metrics in evaluation.curve.items():
