@@ -371,3 +371,21 @@ def test_tensorboard_writes_each_trial_and_execution_apart(tmp_path):
         assert (log_dir / trial_id / "execution1" / "train").is_dir()
         logged = {a.path for a in client.list_artifacts(run_id, "tensorboard")}
         assert logged == {"tensorboard/execution0", "tensorboard/execution1"}
+
+
+def test_stop_rules_end_the_search_at_the_trial_that_meets_one(tmp_path, capsys):
+    tuner = _FunctionTuner(
+        max_trials=20,
+        seed=0,
+        directory=tmp_path,
+        stop_when=[kt.stopping.NoImprovement(patience=5), kt.stopping.TargetReached(0.01)],
+    )
+    for x in (0.9, 0.6, 0.35, 0.8):  # the third trial scores 0.0025, under the target
+        tuner.oracle.enqueue_trial({"x": x})
+    tuner.search()
+
+    assert sorted(tuner.oracle.trials) == ["00", "01", "02"]
+    assert "Search stopping: the objective reached its target 0.01" in capsys.readouterr().out
+    [search] = _runs(tuner, "search")
+    assert search.info.status == "FINISHED"
+    assert "target 0.01" in search.data.tags["hyperflow.stop_reason"]

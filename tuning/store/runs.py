@@ -25,6 +25,7 @@ from tuning.store._values import (
     TAG_KIND,
     TAG_PROJECT,
     TAG_STATUS,
+    TAG_STOP_REASON,
     TAG_TUNER,
     _is_finite_number,
     _now_ms,
@@ -115,6 +116,7 @@ class RunStore:
         best_score: float | None,
         best_trial_id: str | None,
         leaderboard: list[Mapping[str, Any]],
+        stop_reason: str | None = None,
     ) -> None:
         """Ends a search run with its summary.
 
@@ -130,6 +132,8 @@ class RunStore:
             best_score: The best trial's score, or None.
             best_trial_id: The best trial's id, or None.
             leaderboard: One JSON-safe dict per trial.
+            stop_reason: Why the search ended before its budget (the tag
+                ``hyperflow.stop_reason``), or None.
 
         Raises:
             ValueError: ``status`` is not one of the three.
@@ -146,6 +150,8 @@ class RunStore:
         tags = {TAG_STATUS: status}
         if best_trial_id is not None:
             tags[TAG_BEST_TRIAL_ID] = str(best_trial_id)
+        if stop_reason is not None:
+            tags[TAG_STOP_REASON] = stop_reason
         self.connection.log_batch(run_id, metrics=metrics, tags=_tags(tags))
         self.connection.end_run(run_id, status=status)
 
