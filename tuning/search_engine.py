@@ -449,6 +449,25 @@ class SearchEngine:
             "leaderboard": leaderboard,
         }
 
+    def interrupt(self, reason: str) -> None:
+        """Ends a search that was interrupted (Ctrl-C, SIGTERM) in the store, without waiting.
+
+        Makes the writes left for later, marks the runs of the trials still
+        running KILLED (a resumed search runs them again) and ends the search's
+        run KILLED with ``reason`` as its ``hyperflow.stop_reason``.
+        """
+        self.flush()
+        self.store.trials.kill_unfinished_trials(self.search_run_id)
+        best = self.oracle.get_best_trials(1)
+        self.store.runs.end_search(
+            self.search_run_id,
+            "KILLED",
+            best[0].score if best else None,
+            best[0].trial_id if best else None,
+            self.leaderboard(),
+            stop_reason=reason,
+        )
+
     def leaderboard(self, limit: int = 50) -> list[dict[str, Any]]:
         """The best completed trials as table rows, best first."""
         return [
