@@ -32,7 +32,8 @@ class TrialRecorder:
             ``execution_{i}/`` prefix in MLflow when there are several).
         seed: The trial's seed; execution i is seeded with ``seed + i``.
         pruning: The pruning rule, or None.
-        pruning_reference: The rule's reference at the trial's start.
+        pruning_reference: The rule's reference at the trial's start; a newer
+            one is read from the search's run at each epoch.
         initial_weights: A weights file to start from, or None.
     """
 
@@ -62,6 +63,7 @@ class TrialRecorder:
         self.best_value: float | None = None
         self.logged = False
         self.pruned = False
+        self._search_run_id: str | None = None
         self._curves: dict[int, dict[int, float]] = {}
         self._lock = threading.Lock()
 
@@ -90,16 +92,32 @@ class TrialRecorder:
         if not self.objective.has_value(logs):
             return False
         value = self.objective.get_value(logs)
-        if math.isnan(value):
-            return False
-        with self._lock:
-            if self.best_value is None or self.objective.better_than(value, self.best_value):
-                self.best_value = value
-                model.save_weights(self.checkpoint_path)
+        if not math.isnan(value):
+            with self._lock:
+                if self.best_value is None or self.objective.better_than(value, self.best_value):
+                    self.best_value = value
+                    model.save_weights(self.checkpoint_path)
         curve = self._curves.setdefault(execution, {})
         curve[epoch] = value
         if self.pruning is not None and self.pruning.should_stop(
-            curve, self.pruning_reference, self.objective.direction
+            curve, self._latest_reference(), self.objective.direction
         ):
             self.pruned = True
         return self.pruned
+
+    def _latest_reference(self) -> dict[int, float]:
+        """The pruning reference as the search last published it, or the one the trial began with.
+
+        Read from the search's run at each epoch, so that trials completing
+        while this one trains count (``SearchEngine`` publishes it). A failed
+        read keeps the reference last seen: it never fails the trial.
+        """
+        try:
+            if self._search_run_id is None:
+                self._search_run_id = self.runs.parent_run_id(self.run_id)
+            latest = self.runs.pruning_reference(self._search_run_id)
+        except Exception:  # noqa: BLE001 - the store is unreachable for now
+            return self.pruning_reference
+        if latest is not None:
+            self.pruning_reference = latest
+        return self.pruning_reference

@@ -355,6 +355,15 @@ class SearchEngine:
             self.oracle.end_trial(trial)
         except errors.FatalError as error:
             self.fatal = error
+        if self.oracle.pruning is not None and trial.status == TrialStatus.COMPLETED:
+            # Trials still training read it at their next epoch.
+            self._pending.append(
+                functools.partial(
+                    self.store.runs.publish_pruning_reference,
+                    self.search_run_id,
+                    self.oracle.pruning_reference(),
+                )
+            )
         if result.error_type and self.fatal is None:
             self.fatal = _error_class(result.error_type)(result.message or result.error_type)
         self._unsaved = True

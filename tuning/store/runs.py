@@ -9,6 +9,7 @@ steps, its status and error as tags, and its full record as the JSON artifact
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import posixpath
@@ -23,7 +24,9 @@ from tuning.store._values import (
     SEARCH_SPACE_FILE,
     TAG_BEST_TRIAL_ID,
     TAG_KIND,
+    TAG_PARENT_RUN_ID,
     TAG_PROJECT,
+    TAG_PRUNING_REFERENCE,
     TAG_STATUS,
     TAG_STOP_REASON,
     TAG_TUNER,
@@ -182,6 +185,30 @@ class RunStore:
             for run in runs
             if statuses is None or run.info.status in statuses
         ]
+
+    def publish_pruning_reference(self, search_run_id: str, reference: Mapping[int, float]) -> None:
+        """Publishes the pruning rule's ``{step: median}`` on the search's run, for running trials.
+
+        Kept as the tag ``hyperflow.pruning_reference`` (JSON), which a trial
+        reads at each epoch in one request. Steps that do not fit MLflow's tag
+        size (about 300) are left out, the last ones first.
+        """
+        steps = sorted(reference)
+        text = json.dumps({str(step): reference[step] for step in steps})
+        while len(text) > MAX_TAG_VALUE_LENGTH:
+            steps = steps[: len(steps) * 3 // 4]
+            text = json.dumps({str(step): reference[step] for step in steps})
+        self.connection.set_tags(search_run_id, {TAG_PRUNING_REFERENCE: text})
+
+    def pruning_reference(self, search_run_id: str) -> dict[int, float] | None:
+        """The reference ``publish_pruning_reference`` last published, or None before any."""
+        run = self.connection.call("get_run", search_run_id)
+        text = run.data.tags.get(TAG_PRUNING_REFERENCE)
+        return None if text is None else {int(k): float(v) for k, v in json.loads(text).items()}
+
+    def parent_run_id(self, run_id: str) -> str | None:
+        """The run a run is nested in (a trial's search), or None."""
+        return self.connection.call("get_run", run_id).data.tags.get(TAG_PARENT_RUN_ID)
 
     # Other runs and their files ------------------------------------------------------------
 
