@@ -40,6 +40,13 @@ def descendants(pid: int) -> dict[int, str]:
     return found
 
 
+def start_time(pid: int) -> str:
+    """When ``pid`` started (in clock ticks since boot), to tell it from a later one of that id."""
+    fields = _stat(pid)
+    assert fields is not None, f"process {pid} is gone"
+    return fields[19]
+
+
 def running(pid: int, start: str) -> bool:
     """Whether the process ``pid`` that started at ``start`` still runs (a zombie does not)."""
     fields = _stat(pid)
