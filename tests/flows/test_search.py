@@ -389,3 +389,28 @@ def test_stop_rules_end_the_search_at_the_trial_that_meets_one(tmp_path, capsys)
     [search] = _runs(tuner, "search")
     assert search.info.status == "FINISHED"
     assert "target 0.01" in search.data.tags["hyperflow.stop_reason"]
+
+
+def test_asynchronous_hyperband_runs_a_whole_search_with_trials_in_flight(tmp_path):
+    tuner = kt.Hyperband(
+        build_dense,
+        objective="val_accuracy",
+        max_epochs=3,
+        asynchronous=True,
+        seed=2,
+        directory=tmp_path,
+        max_concurrent_trials=2,
+        isolation="worker",
+    )
+    tuner.search(**FIT)
+
+    trials = list(tuner.oracle.trials.values())
+    assert all(t.status == kt.TrialStatus.COMPLETED for t in trials)
+    promoted = [t for t in trials if "tuner/trial_id" in t.values]
+    assert promoted
+    for trial in promoted:
+        parent = tuner.oracle.trials[trial.values["tuner/trial_id"]]
+        assert trial.values["tuner/initial_epoch"] == parent.values["tuner/epochs"]
+        assert trial.values["tuner/round"] == parent.values["tuner/round"] + 1
+    assert len(_runs(tuner, "trial")) == len(trials)
+    assert tuner.get_best_models(1)[0] is not None
