@@ -17,6 +17,8 @@ import gc
 import os
 import queue
 import re
+import signal
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -231,6 +233,35 @@ def _heartbeats_where_heard() -> Iterator[None]:
         yield
 
 
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """While the search runs, SIGTERM ends it as Ctrl-C does (``KeyboardInterrupt``).
+
+    A cluster scheduler or ``systemctl stop`` sends SIGTERM, whose default
+    ends the process at once: no ``finally`` and no ``atexit`` run, so the
+    trials' processes, the zygote and Prefect's temporary server (~200 MB)
+    would be left running. A second SIGTERM ends the process at once. Left
+    alone where the process already handles SIGTERM, or off the main thread
+    (where no handler can be set).
+    """
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+    ):
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def _slug(name: str) -> str:
     """Prefect artifact keys: lowercase letters, digits and dashes."""
     return re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-") or "search"
@@ -262,8 +293,15 @@ def run_search(
         os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     runs_on = _task_runner(task_runner, dask_address, max_concurrent_trials)
     with quiet_prefect_console(), _heartbeats_where_heard(), _long_lived_objects_frozen():
-        return search_flow(engine, runner).with_options(task_runner=runs_on)(
-            project_name=engine.store.project_name,
-            search_run_id=engine.search_run_id,
-            max_concurrent_trials=max_concurrent_trials,
-        )
+        try:
+            with _sigterm_as_interrupt():
+                return search_flow(engine, runner).with_options(task_runner=runs_on)(
+                    project_name=engine.store.project_name,
+                    search_run_id=engine.search_run_id,
+                    max_concurrent_trials=max_concurrent_trials,
+                )
+        except KeyboardInterrupt:
+            # The flow's own cleanup has ended the trials' processes; the process's
+            # exit ends the zygote and Prefect's temporary server.
+            engine.interrupt("interrupted (Ctrl-C or SIGTERM)")
+            raise

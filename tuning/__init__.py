@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from tuning import errors, oracles
+from tuning import errors, oracles, stopping
 from tuning.errors import (
     FailedTrialError,
     FatalError,
@@ -82,6 +82,7 @@ __all__ = [
     "engine",
     "errors",
     "oracles",
+    "stopping",
     "synchronized",
     "tuners",
 ]

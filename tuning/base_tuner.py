@@ -28,7 +28,7 @@ import numbers
 import os
 import tempfile
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from tuning import heap
@@ -40,6 +40,7 @@ from tuning.oracles.base import Oracle
 from tuning.runners import InProcessRunner, LocalWorkersRunner, TrialRunner
 from tuning.search_engine import SearchEngine
 from tuning.space import discover_space
+from tuning.stopping import StopRule, as_rules
 from tuning.store import TrialStore
 from tuning.trial import Trial
 from tuning.workers import pickle_payload
@@ -85,6 +86,11 @@ class BaseTuner(TunerHooks):
             the trial marked INVALID; needs ``isolation`` "process" or "worker".
         max_time: Seconds of wall time after which no new trial starts; the
             search then ends cleanly once the running trials have finished.
+        stop_when: A stopping rule or a list of them (``tuning.stopping``:
+            ``NoImprovement(patience=, min_delta=)``, ``TargetReached(value)``),
+            asked after each completed trial; once one says the search is
+            done it ends as at ``max_time``, and says why (on the console and
+            as the search run's tag ``hyperflow.stop_reason``).
         dask_address: A Dask scheduler (``"tcp://host:8786"``) to run the
             trials on, through Prefect's Dask task runner.
         task_runner: A Prefect task runner for the train tasks, such as
@@ -98,6 +104,8 @@ class BaseTuner(TunerHooks):
 
     Raises:
         ValueError: An unknown keyword argument or an out-of-range value.
+        TypeError: ``oracle`` is not an ``Oracle``, or ``stop_when`` holds
+            something other than stopping rules.
     """
 
     def __init__(
@@ -113,6 +121,7 @@ class BaseTuner(TunerHooks):
         isolation: str | None = None,
         max_trial_time: float | None = None,
         max_time: float | None = None,
+        stop_when: StopRule | Sequence[StopRule] | None = None,
         dask_address: str | None = None,
         task_runner: Any = None,
         max_checkpoints: int | None = None,
@@ -147,6 +156,7 @@ class BaseTuner(TunerHooks):
                 "max_trial_time needs isolation='process' or 'worker': a trial running in "
                 "the search's own process cannot be stopped."
             )
+        stop_rules = as_rules(stop_when)
         self.oracle = oracle
         self.hypermodel = get_hypermodel(hypermodel)
         self.directory = os.path.abspath(os.fspath(directory or "."))
@@ -168,6 +178,7 @@ class BaseTuner(TunerHooks):
             max_time,
             on_trial_end=self.on_trial_end,
             max_checkpoints=max_checkpoints,
+            stop_when=stop_rules,
         )
         self._space_populated = False
         if not overwrite and self.store.exists():

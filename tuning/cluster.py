@@ -14,10 +14,12 @@ import os
 import shutil
 import threading
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from distributed import get_worker
 from distributed.diagnostics.plugin import WorkerPlugin
+from distributed.worker import thread_state
 
 from tuning.devices import visible_gpus
 from tuning.runners import WorkerPool
@@ -80,21 +82,60 @@ class TrialPoolPlugin(WorkerPlugin):
 
     def teardown(self, worker: Any) -> None:
         """Ends the search's child processes on this worker and removes the payload."""
-        if self._pool is not None:
-            self._pool.close()
+        self._end(kill=False)
+
+    def _end(self, kill: bool) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close(kill=kill)
         if self._folder is not None:
             shutil.rmtree(self._folder, ignore_errors=True)
 
     def run(self, spec: TrialSpec) -> TrialResult:
-        """Trains ``spec`` in a child process of this worker, on a device of its own."""
-        assert self._pool is not None and self._lock is not None, "the plugin was not set up"
+        """Trains ``spec`` in a child process of this worker, on a device of its own.
+
+        While it trains, the train task is watched: once Dask has cancelled
+        it (its search's client is gone: the search died), the search's
+        children on this worker are killed, the training one included.
+        """
+        pool = self._pool
+        assert pool is not None and self._lock is not None, "the plugin was not set up"
         with self._lock:
             device, gpu = self._free.pop()
+        done = threading.Event()
+        _watch_task(done, lambda: self._end(kill=True))
         try:
-            return self._pool.run(spec, device=device, gpu=gpu)
+            return pool.run(spec, device=device, gpu=gpu)
         finally:
+            done.set()
             with self._lock:
                 self._free.append((device, gpu))
+
+
+#: Seconds between two looks at the state of a train task on its Dask worker.
+_TASK_POLL_S = 0.5
+
+
+def _watch_task(done: threading.Event, on_cancel: Callable[[], None]) -> None:
+    """Calls ``on_cancel`` if the Dask task this thread runs is cancelled before ``done`` is set.
+
+    Dask cannot stop a task that runs; it marks it cancelled when no client
+    wants its result any more (the client that submitted it has gone). A
+    thread that runs no Dask task watches nothing.
+    """
+    key = getattr(thread_state, "key", None)
+    if key is None:
+        return
+    worker = get_worker()
+
+    def watch() -> None:
+        while not done.wait(_TASK_POLL_S):
+            task = worker.state.tasks.get(key)
+            if task is None or task.state in ("cancelled", "released", "forgotten"):
+                on_cancel()
+                return
+
+    threading.Thread(target=watch, name="hyperflow-task-watch", daemon=True).start()
 
 
 class ClusterRunner:

@@ -61,6 +61,10 @@ class Display:
     def search_begin(self) -> None:
         self._search_start = time.monotonic()
 
+    def search_stopped(self, reason: str) -> None:
+        """Prints why the search starts no more trials."""
+        self._print(f"\nSearch stopping: {reason}. Running trials finish; no new trial starts.")
+
     def trial_begin(self, trial: Trial, best: HyperParameters | None) -> None:
         """Prints the trial's number and its values against the best so far."""
         self._trial_start[str(trial.trial_id)] = time.monotonic()

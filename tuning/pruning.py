@@ -19,8 +19,9 @@ class MedianStoppingRule:
     """Stops a trial whose best value by step s is worse than the median at step s.
 
     The median is taken over completed trials' best-so-far values at step s.
-    NaN values count as no value; a trial with nothing but NaN is stopped once
-    past the warm-up (it diverged).
+    In completed trials' curves NaN values count as no value; a running trial
+    whose latest value is NaN is stopped once past the warm-up (it diverged),
+    whatever other trials did and however few have completed.
 
     Args:
         min_trials: Completed trials needed before anything is stopped.
@@ -79,17 +80,20 @@ class MedianStoppingRule:
             direction: ``"min"`` or ``"max"``.
 
         Returns:
-            True when the trial is past ``warmup_steps`` and its best value so
-            far is worse than the reference median at its latest step.
+            True when the trial is past ``warmup_steps`` and its latest value
+            is NaN, or its best value so far is worse than the reference
+            median at its latest step.
         """
         if not curve:
             return False
         step = max(curve)
-        if step < self.warmup_steps or step not in reference:
+        if step < self.warmup_steps:
+            return False
+        if math.isnan(float(curve[step])):
+            return True
+        if step not in reference:
             return False
         values = [float(v) for v in curve.values() if not math.isnan(float(v))]
-        if not values:
-            return True
         best = min(values) if direction == "min" else max(values)
         median = reference[step]
         return best > median if direction == "min" else best < median

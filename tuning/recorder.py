@@ -37,7 +37,8 @@ class TrialRecorder:
             ``execution_{i}/`` prefix in MLflow when there are several).
         seed: The trial's seed; execution i is seeded with ``seed + i``.
         pruning: The pruning rule, or None.
-        pruning_reference: The rule's reference at the trial's start.
+        pruning_reference: The rule's reference at the trial's start; a newer
+            one is read from the search's run at each epoch.
         initial_weights: A weights file to start from, or None.
         policy: When to save the trial's progress (``checkpoints/last/``); None never.
         resume: The progress the trial continues from (``TrialSpec.resume``):
@@ -92,6 +93,7 @@ class TrialRecorder:
         }
         self._best_uploaded = bool(self.resume)
         self._progress_weights: str | None = self.resume.get("weights")
+        self._search_run_id: str | None = None
         self._lock = threading.Lock()
 
     @property
@@ -157,17 +159,16 @@ class TrialRecorder:
         if not self.objective.has_value(logs):
             return
         value = self.objective.get_value(logs)
-        if math.isnan(value):
-            return
-        with self._lock:
-            if self.best_value is None or self.objective.better_than(value, self.best_value):
-                self.best_value = value
-                model.save_weights(self.checkpoint_path)
-                self._best_uploaded = False
+        if not math.isnan(value):
+            with self._lock:
+                if self.best_value is None or self.objective.better_than(value, self.best_value):
+                    self.best_value = value
+                    model.save_weights(self.checkpoint_path)
+                    self._best_uploaded = False
         curve = self._curves.setdefault(execution, {})
         curve[epoch] = value
         if self.pruning is not None and self.pruning.should_stop(
-            curve, self.pruning_reference, self.objective.direction
+            curve, self._latest_reference(), self.objective.direction
         ):
             self.pruned = True
 
@@ -215,3 +216,20 @@ class TrialRecorder:
             self.run_id, PROGRESS_FOLDER
         ):
             _logger.debug("Hyperflow: the artifact store of run %s deletes nothing", self.run_id)
+
+    def _latest_reference(self) -> dict[int, float]:
+        """The pruning reference as the search last published it, or the one the trial began with.
+
+        Read from the search's run at each epoch, so that trials completing
+        while this one trains count (``SearchEngine`` publishes it). A failed
+        read keeps the reference last seen: it never fails the trial.
+        """
+        try:
+            if self._search_run_id is None:
+                self._search_run_id = self.runs.parent_run_id(self.run_id)
+            latest = self.runs.pruning_reference(self._search_run_id)
+        except Exception:  # noqa: BLE001 - the store is unreachable for now
+            return self.pruning_reference
+        if latest is not None:
+            self.pruning_reference = latest
+        return self.pruning_reference

@@ -147,8 +147,12 @@ class WorkerPool:
         """
         return self._worker(device, gpu).run(spec, timeout=self.max_trial_time)
 
-    def close(self) -> int:
+    def close(self, kill: bool = False) -> int:
         """Ends every child process: asks them all to stop, then waits for them.
+
+        Args:
+            kill: Kill them at once instead, trials in flight included (their
+                search is gone).
 
         Returns:
             How many workers were ended.
@@ -160,7 +164,10 @@ class WorkerPool:
             self._workers.clear()
         children = [child for worker in workers for child in worker.stop()]
         for child in children:
-            child.join(timeout=EXIT_TIMEOUT_S)
+            if kill:
+                child.discard()
+            else:
+                child.join(timeout=EXIT_TIMEOUT_S)
         return len(workers)
 
 

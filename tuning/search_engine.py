@@ -36,6 +36,7 @@ from tuning.objective import Objective
 from tuning.oracles.base import Oracle
 from tuning.plots import search_figures
 from tuning.results import Evaluation, Execution, aggregate
+from tuning.stopping import StopRule
 from tuning.trial import Trial, TrialStatus
 from tuning.trial_spec import TrialOutcome, TrialResult, TrialSpec
 
@@ -55,6 +56,8 @@ class SearchEngine:
         store: The trial store (``TrialStore``) the search lives in.
         tuner_id: The tuner's name; a trial is asked for as ``<tuner_id>-<slot>``.
         max_time: Seconds after ``begin`` when no new trial starts, or None.
+        stop_when: Rules asked after each completed trial (``tuning.stopping``);
+            once one gives a reason, no new trial starts.
         on_trial_end: Called with each trial once the oracle recorded it
             (``Tuner.on_trial_end``).
         max_checkpoints: Keep the weights of the best k completed trials
@@ -69,6 +72,7 @@ class SearchEngine:
         max_time: float | None = None,
         on_trial_end: Callable[[Trial], None] | None = None,
         max_checkpoints: int | None = None,
+        stop_when: Sequence[StopRule] = (),
     ) -> None:
         self.oracle = oracle
         self.store = store
@@ -76,6 +80,8 @@ class SearchEngine:
         self.max_time = max_time
         self.on_trial_end = on_trial_end
         self.max_checkpoints = max_checkpoints
+        self.stop_when = list(stop_when)
+        self.stop_reason: str | None = None
         self.search_run_id: str | None = None
         self.trial_run_ids: dict[str, str] = {}
         self.fatal: BaseException | None = None
@@ -298,10 +304,14 @@ class SearchEngine:
         )
 
     def begin(self, verbose: int = 1) -> None:
-        """Starts the clock of ``max_time`` and the console's progress."""
+        """Starts the clock of ``max_time`` and the console's progress.
+
+        A resumed search that a ``stop_when`` rule had ended starts no trial.
+        """
         self._started = time.monotonic()
         self.display = Display(self.oracle.objective.name, verbose=verbose)
         self.display.search_begin()
+        self._ask_stop_rules()
 
     # One trial ------------------------------------------------------------------------
 
@@ -326,7 +336,9 @@ class SearchEngine:
             A RUNNING spec to train, or one that carries no trial: IDLE (ask
             again once a running trial ends) or STOPPED (the search is over).
         """
-        if self.fatal is not None or self.time_spent:
+        if self.time_spent and self.stop_reason is None:
+            self._stop(f"max_time ({self.max_time:g} s) ran out")
+        if self.fatal is not None or self.stop_reason is not None:
             return TrialSpec(status=TrialStatus.STOPPED.value)
         with self._lock:
             trial = self.oracle.create_trial(f"{self.tuner_id}-{slot}")
@@ -398,6 +410,15 @@ class SearchEngine:
             self.oracle.end_trial(trial)
         except errors.FatalError as error:
             self.fatal = error
+        if self.oracle.pruning is not None and trial.status == TrialStatus.COMPLETED:
+            # Trials still training read it at their next epoch.
+            self._pending.append(
+                functools.partial(
+                    self.store.runs.publish_pruning_reference,
+                    self.search_run_id,
+                    self.oracle.pruning_reference(),
+                )
+            )
         if result.error_type and self.fatal is None:
             self.fatal = _error_class(result.error_type)(result.message or result.error_type)
         for run_id in self._weights_to_remove():
@@ -409,7 +430,32 @@ class SearchEngine:
         self.display.trial_end(trial, best[0].score if best else None)
         if self.on_trial_end is not None:
             self.on_trial_end(trial)
+        if trial.status == TrialStatus.COMPLETED:
+            self._ask_stop_rules()
         return trial.status.value
+
+    def completed_scores(self) -> list[float]:
+        """The completed trials' finite scores, in the order the trials were created."""
+        return [
+            float(t.score)
+            for t in self.oracle.trials.values()
+            if t.status == TrialStatus.COMPLETED and t.score is not None and math.isfinite(t.score)
+        ]
+
+    def _ask_stop_rules(self) -> None:
+        """Ends the search (no new trial) when a ``stop_when`` rule gives a reason."""
+        if self.stop_reason is not None or not self.stop_when:
+            return
+        scores = self.completed_scores()
+        for rule in self.stop_when:
+            reason = rule.reason(scores, self.oracle.objective.direction)
+            if reason is not None:
+                self._stop(f"{reason} ({rule!r})")
+                return
+
+    def _stop(self, reason: str) -> None:
+        self.stop_reason = reason
+        self.display.search_stopped(reason)
 
     def _end_run(
         self, run_id: str, trial: Trial, duration_s: float | None, pending: bool = False
@@ -463,7 +509,8 @@ class SearchEngine:
 
         Returns:
             A summary: ``project_name``, ``trials``, ``best_trial_id``,
-            ``best_score``, ``elapsed_s`` and ``leaderboard`` (rows, best first).
+            ``best_score``, ``stop_reason`` (why the search ended before its
+            oracle's budget, or None), ``elapsed_s`` and ``leaderboard`` (rows, best first).
         """
         self.flush()
         if self._writer is not None:
@@ -478,15 +525,36 @@ class SearchEngine:
             best[0].score if best else None,
             best[0].trial_id if best else None,
             leaderboard,
+            stop_reason=self.stop_reason,
         )
         return {
             "project_name": self.store.project_name,
             "trials": len(self.oracle.trials),
             "best_trial_id": best[0].trial_id if best else None,
             "best_score": best[0].score if best else None,
+            "stop_reason": self.stop_reason,
             "elapsed_s": time.monotonic() - self._started,
             "leaderboard": leaderboard,
         }
+
+    def interrupt(self, reason: str) -> None:
+        """Ends a search that was interrupted (Ctrl-C, SIGTERM) in the store, without waiting.
+
+        Makes the writes left for later, marks the runs of the trials still
+        running KILLED (a resumed search runs them again) and ends the search's
+        run KILLED with ``reason`` as its ``hyperflow.stop_reason``.
+        """
+        self.flush()
+        self.store.trials.kill_unfinished_trials(self.search_run_id)
+        best = self.oracle.get_best_trials(1)
+        self.store.runs.end_search(
+            self.search_run_id,
+            "KILLED",
+            best[0].score if best else None,
+            best[0].trial_id if best else None,
+            self.leaderboard(),
+            stop_reason=reason,
+        )
 
     def leaderboard(self, limit: int = 50) -> list[dict[str, Any]]:
         """The best completed trials as table rows, best first."""

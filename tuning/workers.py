@@ -23,6 +23,7 @@ child processes, never by a later or resumed search, which read JSON alone.
 from __future__ import annotations
 
 import os
+import select
 import subprocess
 import threading
 import time
@@ -48,6 +49,12 @@ PAYLOAD_FILE = "payload.pkl"
 
 #: Seconds a child is given to end by itself before it is killed.
 EXIT_TIMEOUT_S = 5.0
+
+#: Seconds between two looks at the owner's process where ``pidfd_open`` is missing.
+_OWNER_POLL_S = 0.5
+
+#: A worker's exit code when its owner (the search's process) has ended.
+_OWNER_GONE_EXIT = 3
 
 #: Seconds between two looks at a child that is ending: it ends tens of milliseconds
 #: after it returns (its address space is torn down).
@@ -87,7 +94,10 @@ class _Child:
         ours, theirs = Pipe()
         try:
             self.process = zygote.shared().spawn(
-                "tuning.workers:serve", [theirs.fileno()], (payload_path, trials), env
+                "tuning.workers:serve",
+                [theirs.fileno()],
+                (payload_path, trials, os.getpid()),
+                env,
             )
         except BaseException:
             ours.close()
@@ -167,6 +177,7 @@ class TrialWorker:
         self._child: _Child | None = None
         self._successor: _Child | None = None
         self._retired: _Child | None = None  # ends by itself after its last trial
+        self._stopped = False
         self._lock = threading.Lock()
 
     def start(self) -> None:
@@ -177,9 +188,12 @@ class TrialWorker:
         another thread than ``run``'s (a worker is started ahead of its first trial).
 
         Raises:
-            OSError: The zygote died (the next call starts a new one).
+            OSError: The zygote died (the next call starts a new one), or
+                this worker was stopped.
         """
         with self._lock:
+            if self._stopped:
+                raise OSError("This trial worker was stopped.")
             if self._child is not None:
                 if self._child.alive:
                     return
@@ -193,7 +207,7 @@ class TrialWorker:
     def _start_successor(self) -> None:
         """Starts the process that trains the trial after this one; best effort."""
         with self._lock:
-            if self._successor is None:
+            if self._successor is None and not self._stopped:
                 try:
                     self._successor = _Child(self.payload_path, self.env, self.trials_per_process)
                 except OSError:
@@ -280,12 +294,13 @@ class TrialWorker:
         with self._lock:
             children = [c for c in (self._retired, self._child, self._successor) if c is not None]
             self._retired = self._child = self._successor = None
+            self._stopped = True
         for child in children:
             child.end()
         return children
 
 
-def serve(fd: int, payload_path: str, trials: int | None = None) -> None:
+def serve(fd: int, payload_path: str, trials: int | None = None, owner: int | None = None) -> None:
     """A worker process's loop: loads the payload once, then trains each trial sent.
 
     Everything a trial needs but its values is made ready before the first one
@@ -296,7 +311,11 @@ def serve(fd: int, payload_path: str, trials: int | None = None) -> None:
         fd: The worker's end of the pipe to its ``TrialWorker``.
         payload_path: The payload file ``write_payload`` wrote.
         trials: How many trials to train before ending; None for as many as sent.
+        owner: The process of the ``TrialWorker`` (the search, or a Dask
+            worker); this process ends as soon as that one has, mid-trial too.
     """
+    if owner is not None:
+        _end_with(owner)
     connection = Connection(fd)
     with open(payload_path, "rb") as file:
         tuner, fit_args, fit_kwargs = cloudpickle.load(file)
@@ -317,3 +336,38 @@ def serve(fd: int, payload_path: str, trials: int | None = None) -> None:
         served += 1
         # What outlives a trial is here for good now: freeze it at the next build.
         heap.adopt()
+
+
+def _end_with(pid: int) -> None:
+    """Ends this process as soon as process ``pid`` has ended, from a daemon thread.
+
+    A trial whose search died (SIGKILL, power loss of its driver) would
+    otherwise train on to its end, holding its CPU or GPU, for a result nobody
+    reads: the resumed search trains it again. Ending at once keeps what the
+    trial logged so far. Linux's ``pidfd_open`` names that very process (no
+    pid reuse) and wakes the thread when it ends; elsewhere it is polled.
+    """
+    try:
+        pidfd: int | None = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        pidfd = None
+
+    def watch() -> None:
+        if pidfd is not None:
+            select.select([pidfd], [], [])
+        else:
+            while _exists(pid):
+                time.sleep(_OWNER_POLL_S)
+        os._exit(_OWNER_GONE_EXIT)
+
+    threading.Thread(target=watch, name="hyperflow-owner", daemon=True).start()
+
+
+def _exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True

@@ -1,6 +1,6 @@
 """A search that a test runs as a subprocess and kills.
 
-``python killable_search.py DIR MAX_TRIALS [CONCURRENT_TRIALS]``
+``python killable_search.py DIR MAX_TRIALS [CONCURRENT_TRIALS [ISOLATION]]``
 """
 
 from __future__ import annotations
@@ -20,17 +20,20 @@ class SlowTuner(kt.RandomSearch):
         return (x - 0.25) ** 2
 
 
-def make_tuner(directory: str, max_trials: int, concurrent: int = 1) -> SlowTuner:
+def make_tuner(
+    directory: str, max_trials: int, concurrent: int = 1, isolation: str = "none"
+) -> SlowTuner:
     return SlowTuner(
         max_trials=max_trials,
         seed=11,
         directory=directory,
         project_name="killed",
         max_concurrent_trials=concurrent,
-        isolation="none",
+        isolation=isolation,
     )
 
 
 if __name__ == "__main__":
     concurrent = int(sys.argv[3]) if len(sys.argv) > 3 else 1
-    make_tuner(sys.argv[1], int(sys.argv[2]), concurrent).search()
+    isolation = sys.argv[4] if len(sys.argv) > 4 else "none"
+    make_tuner(sys.argv[1], int(sys.argv[2]), concurrent, isolation).search()

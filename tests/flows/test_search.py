@@ -371,3 +371,46 @@ def test_tensorboard_writes_each_trial_and_execution_apart(tmp_path):
         assert (log_dir / trial_id / "execution1" / "train").is_dir()
         logged = {a.path for a in client.list_artifacts(run_id, "tensorboard")}
         assert logged == {"tensorboard/execution0", "tensorboard/execution1"}
+
+
+def test_stop_rules_end_the_search_at_the_trial_that_meets_one(tmp_path, capsys):
+    tuner = _FunctionTuner(
+        max_trials=20,
+        seed=0,
+        directory=tmp_path,
+        stop_when=[kt.stopping.NoImprovement(patience=5), kt.stopping.TargetReached(0.01)],
+    )
+    for x in (0.9, 0.6, 0.35, 0.8):  # the third trial scores 0.0025, under the target
+        tuner.oracle.enqueue_trial({"x": x})
+    tuner.search()
+
+    assert sorted(tuner.oracle.trials) == ["00", "01", "02"]
+    assert "Search stopping: the objective reached its target 0.01" in capsys.readouterr().out
+    [search] = _runs(tuner, "search")
+    assert search.info.status == "FINISHED"
+    assert "target 0.01" in search.data.tags["hyperflow.stop_reason"]
+
+
+def test_asynchronous_hyperband_runs_a_whole_search_with_trials_in_flight(tmp_path):
+    tuner = kt.Hyperband(
+        build_dense,
+        objective="val_accuracy",
+        max_epochs=3,
+        asynchronous=True,
+        seed=2,
+        directory=tmp_path,
+        max_concurrent_trials=2,
+        isolation="worker",
+    )
+    tuner.search(**FIT)
+
+    trials = list(tuner.oracle.trials.values())
+    assert all(t.status == kt.TrialStatus.COMPLETED for t in trials)
+    promoted = [t for t in trials if "tuner/trial_id" in t.values]
+    assert promoted
+    for trial in promoted:
+        parent = tuner.oracle.trials[trial.values["tuner/trial_id"]]
+        assert trial.values["tuner/initial_epoch"] == parent.values["tuner/epochs"]
+        assert trial.values["tuner/round"] == parent.values["tuner/round"] + 1
+    assert len(_runs(tuner, "trial")) == len(trials)
+    assert tuner.get_best_models(1)[0] is not None

@@ -107,3 +107,70 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="warmup_steps must be >= 0"):
         MedianStoppingRule(warmup_steps=-1)
     assert MedianStoppingRule(2, 3).get_config() == {"min_trials": 2, "warmup_steps": 3}
+
+
+def test_a_curve_that_turns_nan_is_stopped_without_any_completed_trial():
+    rule = MedianStoppingRule(min_trials=3, warmup_steps=1)
+
+    assert rule.should_stop(curve(0.5, 0.4, math.nan), {}, "min")
+    assert rule.should_stop(curve(0.5, 0.4, math.nan), {}, "max")
+    assert not rule.should_stop(curve(math.nan), {}, "min")  # still in its warm-up
+    assert not rule.should_stop(curve(0.5, 0.4), {}, "min")
+
+
+class _Runs:
+    """A trial store's runs where the search publishes a new pruning reference meanwhile."""
+
+    def __init__(self):
+        self.reference = None
+        self.logged = []
+
+    def log_metrics(self, run_id, metrics, step):
+        self.logged.append(step)
+
+    def parent_run_id(self, run_id):
+        return "search"
+
+    def pruning_reference(self, search_run_id):
+        return self.reference
+
+
+class _Model:
+    def save_weights(self, path):
+        pass
+
+
+def _recorder(runs, tmp_path, reference=None):
+    from tuning.objective import Objective
+    from tuning.recorder import TrialRecorder
+
+    return TrialRecorder(
+        runs,
+        "trial-run",
+        Objective("loss", "min"),
+        str(tmp_path),
+        pruning=MedianStoppingRule(min_trials=1, warmup_steps=1),
+        pruning_reference=reference,
+    )
+
+
+def test_a_training_trial_is_pruned_by_a_reference_published_after_it_started(tmp_path):
+    runs = _Runs()
+    recorder = _recorder(runs, tmp_path)
+    assert not recorder.epoch_end(_Model(), 0, {"loss": 0.9}, 0)
+    assert not recorder.epoch_end(_Model(), 1, {"loss": 0.8}, 0)
+    runs.reference = {0: 0.5, 1: 0.4, 2: 0.3}  # a better trial completed meanwhile
+    assert recorder.epoch_end(_Model(), 2, {"loss": 0.7}, 0)
+
+
+def test_a_training_trial_keeps_its_reference_when_none_is_published(tmp_path):
+    recorder = _recorder(_Runs(), tmp_path, reference={1: 0.4})
+    assert recorder.epoch_end(_Model(), 1, {"loss": 0.8}, 0)
+
+
+def test_a_trial_whose_objective_turns_nan_is_pruned(tmp_path):
+    recorder = _recorder(_Runs(), tmp_path)
+    assert not recorder.epoch_end(_Model(), 0, {"loss": 0.9}, 0)
+    assert not recorder.epoch_end(_Model(), 1, {"loss": 0.8}, 0)
+    assert recorder.epoch_end(_Model(), 2, {"loss": math.nan}, 0)
+    assert recorder.best_value == 0.8

@@ -334,3 +334,18 @@ def test_a_pickled_engine_is_a_stub_that_refuses_work(directory):
     assert copy.search_run_id == engine.search_run_id
     with pytest.raises(RuntimeError, match="works in its search's process only"):
         copy.sample("0")
+
+
+def test_a_stop_rule_ends_the_search_at_the_trial_that_satisfies_it(tmp_path):
+    engine = _engine(tmp_path, max_trials=10)
+    engine.stop_when = [kt.stopping.NoImprovement(patience=2)]
+    engine.open("RandomSearch", {}, overwrite=True)
+    engine.begin(verbose=0)
+    scores = iter([0.5, 0.3, 0.4, 0.35, 0.1, 0.05])
+    while (spec := engine.sample("0")).runnable:
+        engine.record(spec, evaluate(_completed(spec, next(scores)), engine.oracle.objective))
+    summary = engine.finish()
+    assert summary["trials"] == 4  # 0.4 and 0.35 did not beat 0.3
+    assert "no improvement" in summary["stop_reason"]
+    search = engine.store.connection.call("get_run", engine.search_run_id)
+    assert search.data.tags["hyperflow.stop_reason"] == summary["stop_reason"]

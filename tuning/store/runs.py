@@ -9,6 +9,7 @@ steps, its status and error as tags, and its full record as the JSON artifact
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import posixpath
@@ -23,8 +24,11 @@ from tuning.store._values import (
     SEARCH_SPACE_FILE,
     TAG_BEST_TRIAL_ID,
     TAG_KIND,
+    TAG_PARENT_RUN_ID,
     TAG_PROJECT,
+    TAG_PRUNING_REFERENCE,
     TAG_STATUS,
+    TAG_STOP_REASON,
     TAG_TUNER,
     _is_finite_number,
     _now_ms,
@@ -115,6 +119,7 @@ class RunStore:
         best_score: float | None,
         best_trial_id: str | None,
         leaderboard: list[Mapping[str, Any]],
+        stop_reason: str | None = None,
     ) -> None:
         """Ends a search run with its summary.
 
@@ -130,6 +135,8 @@ class RunStore:
             best_score: The best trial's score, or None.
             best_trial_id: The best trial's id, or None.
             leaderboard: One JSON-safe dict per trial.
+            stop_reason: Why the search ended before its budget (the tag
+                ``hyperflow.stop_reason``), or None.
 
         Raises:
             ValueError: ``status`` is not one of the three.
@@ -146,6 +153,8 @@ class RunStore:
         tags = {TAG_STATUS: status}
         if best_trial_id is not None:
             tags[TAG_BEST_TRIAL_ID] = str(best_trial_id)
+        if stop_reason is not None:
+            tags[TAG_STOP_REASON] = stop_reason
         self.connection.log_batch(run_id, metrics=metrics, tags=_tags(tags))
         self.connection.end_run(run_id, status=status)
 
@@ -176,6 +185,30 @@ class RunStore:
             for run in runs
             if statuses is None or run.info.status in statuses
         ]
+
+    def publish_pruning_reference(self, search_run_id: str, reference: Mapping[int, float]) -> None:
+        """Publishes the pruning rule's ``{step: median}`` on the search's run, for running trials.
+
+        Kept as the tag ``hyperflow.pruning_reference`` (JSON), which a trial
+        reads at each epoch in one request. Steps that do not fit MLflow's tag
+        size (about 300) are left out, the last ones first.
+        """
+        steps = sorted(reference)
+        text = json.dumps({str(step): reference[step] for step in steps})
+        while len(text) > MAX_TAG_VALUE_LENGTH:
+            steps = steps[: len(steps) * 3 // 4]
+            text = json.dumps({str(step): reference[step] for step in steps})
+        self.connection.set_tags(search_run_id, {TAG_PRUNING_REFERENCE: text})
+
+    def pruning_reference(self, search_run_id: str) -> dict[int, float] | None:
+        """The reference ``publish_pruning_reference`` last published, or None before any."""
+        run = self.connection.call("get_run", search_run_id)
+        text = run.data.tags.get(TAG_PRUNING_REFERENCE)
+        return None if text is None else {int(k): float(v) for k, v in json.loads(text).items()}
+
+    def parent_run_id(self, run_id: str) -> str | None:
+        """The run a run is nested in (a trial's search), or None."""
+        return self.connection.call("get_run", run_id).data.tags.get(TAG_PARENT_RUN_ID)
 
     # Other runs and their files ------------------------------------------------------------
 
