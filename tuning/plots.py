@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tuning.objective import pareto_front
-from tuning.oracles._trials import objective_values
 from tuning.trial import Trial, TrialStatus
 
 if TYPE_CHECKING:
@@ -219,7 +218,7 @@ def search_figures(oracle: Oracle) -> dict[str, Any]:
         figures[IMPORTANCE_FILE] = importance_figure(scores, objective, len(completed))
         objectives = getattr(oracle.objective, "objectives", [])
         if len(objectives) >= 2:
-            points = [objective_values(t, oracle.objective) for t in completed]
+            points = [oracle.objective_values(t) for t in completed]
             front = pareto_front(points, [o.direction for o in objectives])
             figures[PARETO_FILE] = pareto_figure(
                 points,

@@ -393,6 +393,12 @@ class SearchEngine:
         leaderboard = self.leaderboard()
         best = self.oracle.get_best_trials(1)
         self.store.runs.log_figures(self.search_run_id, search_figures(self.oracle))
+        front = self._pareto_front()
+        if front is not None:
+            self.store.runs.tag_pareto_front(
+                self.search_run_id,
+                {t.trial_id: self.trial_run_ids[t.trial_id] for t in front},
+            )
         self.store.runs.end_search(
             self.search_run_id,
             "FAILED" if self.fatal is not None else "FINISHED",
@@ -407,20 +413,52 @@ class SearchEngine:
             "best_score": best[0].score if best else None,
             "elapsed_s": time.monotonic() - self._started,
             "leaderboard": leaderboard,
+            "pareto_trial_ids": None if front is None else [t.trial_id for t in front],
         }
 
+    def _pareto_front(self) -> list[Trial] | None:
+        """The Pareto front's trials with several objectives, else None."""
+        if len(self.oracle.objective.names) < 2:
+            return None
+        return self.oracle.get_pareto_trials()
+
     def leaderboard(self, limit: int = 50) -> list[dict[str, Any]]:
-        """The best completed trials as table rows, best first."""
+        """The best completed trials as table rows, best first.
+
+        With several objectives each row also holds every objective's value
+        and ``pareto_front`` (whether the trial is on the front); every front
+        trial is listed, even past ``limit``.
+        """
+        front = self._pareto_front()
+        trials = self.oracle.get_best_trials(limit)
+        if front is None:
+            return [_row(rank, t) for rank, t in enumerate(trials, start=1)]
+        on_front = {t.trial_id for t in front}
+        listed = {t.trial_id for t in trials}
+        trials += [
+            t
+            for t in self.oracle.get_best_trials(len(self.oracle.trials))
+            if t.trial_id in on_front - listed
+        ]
+        names = self.oracle.objective.names
         return [
             {
-                "rank": rank,
-                "trial_id": trial.trial_id,
-                "score": trial.score,
-                "best_step": trial.best_step,
-                **trial.values,
+                **_row(rank, t),
+                **dict(zip(names, self.oracle.objective_values(t), strict=True)),
+                "pareto_front": t.trial_id in on_front,
             }
-            for rank, trial in enumerate(self.oracle.get_best_trials(limit), start=1)
+            for rank, t in enumerate(trials, start=1)
         ]
+
+
+def _row(rank: int, trial: Trial) -> dict[str, Any]:
+    return {
+        "rank": rank,
+        "trial_id": trial.trial_id,
+        "score": trial.score,
+        "best_step": trial.best_step,
+        **trial.values,
+    }
 
 
 class _DetachedEngine:

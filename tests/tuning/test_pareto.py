@@ -62,17 +62,6 @@ def run(oracle: BayesianOptimizationOracle, trials: int) -> list[dict[str, Any]]
     return proposed
 
 
-def hypervolume(points: np.ndarray, reference: tuple[float, float]) -> float:
-    """The area two minimised objectives dominate below ``reference``."""
-    inside = points[(points[:, 0] < reference[0]) & (points[:, 1] < reference[1])]
-    area, best_f2 = 0.0, reference[1]
-    for f1, f2 in sorted(map(tuple, inside)):
-        if f2 < best_f2:
-            area += (reference[0] - f1) * (best_f2 - f2)
-            best_f2 = f2
-    return area
-
-
 # Proposal logic -------------------------------------------------------------------------
 
 
@@ -120,22 +109,6 @@ def test_never_proposes_a_configuration_twice_and_stops_when_the_space_runs_out(
         oracle.end_trial(trial)
     assert len(proposed) == 15 == len(set(proposed))
     assert oracle.create_trial("worker").status == TrialStatus.STOPPED
-
-
-def test_finds_more_of_the_front_than_the_signed_sum():
-    """The signed sum converges on one point of the front; ParEGO spreads along it."""
-    areas = {}
-    for mode in ("signed_sum", "pareto"):
-        oracle = make_oracle(multi_objective=mode, seed=7)
-        run(oracle, 20)
-        points = np.array(
-            [
-                [t.metrics.get_value_at(n, 0) for n in ("f1", "f2")]
-                for t in oracle.get_pareto_trials()
-            ]
-        )
-        areas[mode] = hypervolume(points, (1.1, 1.1))
-    assert areas["pareto"] > areas["signed_sum"]
 
 
 def test_scalarisation_is_augmented_chebyshev_of_losses_rescaled_to_the_unit_interval():

@@ -20,7 +20,7 @@ from scipy.stats import qmc
 from tuning.hyperparameters import Choice, Fixed, Float, HyperParameter, HyperParameters, Int
 from tuning.objective import MultiObjective
 from tuning.oracles import _gp, _parego
-from tuning.oracles._trials import objective_values, pareto_trials
+from tuning.oracles._trials import pareto_trials
 from tuning.oracles.base import _MAX_COLLISIONS, Oracle, values_key
 from tuning.trial import Trial, TrialStatus
 
@@ -412,10 +412,7 @@ class BayesianOptimizationOracle(Oracle):
         objectives = self.objective.objectives  # type: ignore[attr-defined]
         losses = np.array(
             [
-                [
-                    o.loss(v)
-                    for o, v in zip(objectives, objective_values(t, self.objective), strict=True)
-                ]
+                [o.loss(v) for o, v in zip(objectives, self.objective_values(t), strict=True)]
                 for t in observed
             ]
         ).reshape(len(observed), len(objectives))
