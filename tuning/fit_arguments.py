@@ -51,8 +51,7 @@ def check_fit_arguments(
     _check_callbacks(arguments.get("callbacks"))
     batch_size = arguments.get("batch_size")
     if batch_size is not None and (
-        isinstance(batch_size, bool)
-        or not isinstance(batch_size, numbers.Integral)
+        isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral)
         or batch_size < 1
     ):
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
