@@ -115,13 +115,9 @@ def test_scalarisation_is_augmented_chebyshev_of_losses_rescaled_to_the_unit_int
     losses = np.array([[0.0, 10.0], [2.0, 0.0], [1.0, 5.0], [math.inf, 5.0]])
     weights = np.array([0.25, 0.75])
     # Rescaled: [0, 1], [1, 0], [0.5, 0.5], [1 (worst finite), 0.5].
-    expected = [
-        0.75 + 0.05 * 0.75,
-        0.25 + 0.05 * 0.25,
-        0.375 + 0.05 * 0.5,
-        0.375 + 0.05 * 0.625,
-    ]
+    expected = [0.75 + 0.75, 0.25 + 0.25, 0.375 + 0.5, 0.375 + 0.625]
     np.testing.assert_allclose(scalarise(losses, weights), expected)
+    np.testing.assert_allclose(scalarise(losses, weights, rho=0.05)[0], 0.75 + 0.05 * 0.75)
     drawn = random_weights(3, np.random.default_rng(0))
     assert drawn.shape == (3,) and np.all(drawn >= 0) and math.isclose(drawn.sum(), 1.0)
 

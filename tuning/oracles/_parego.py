@@ -8,8 +8,14 @@ and models the augmented Chebyshev scalarisation
 
 with the oracle's single-objective Gaussian process. Each weight vector's
 minimiser is a point of the Pareto front (the max term reaches the concave
-parts a weighted sum cannot); the small ``rho`` term breaks ties in favour of
-points no other dominates. Over many proposals the weights sweep the front.
+parts a weighted sum cannot; the sum term prefers points no other dominates).
+Over many proposals the weights sweep the front.
+
+``rho`` is 1, not Knowles's 0.05: the sum term makes the target smoother for
+a GP fitted on few points, and it pulls every scalarisation towards the
+front. Median hypervolume after 25 trials, 5 seeds (``benchmarks/pareto.py``):
+ZDT1 10.21 / 11.05 / 11.46 / 11.44 with rho = 0.05 / 0.3 / 1 / 3,
+Branin-Currin 4075 / - / 4136 / 4146; after 50 trials all within 0.2 %.
 """
 
 from __future__ import annotations
@@ -18,8 +24,8 @@ import numpy as np
 
 __all__ = ["RHO", "random_weights", "scalarise"]
 
-# Knowles's value: enough to prefer non-dominated points among equal maxima.
-RHO = 0.05
+# The weight of the sum term (see the module docstring for why not Knowles's 0.05).
+RHO = 1.0
 
 
 def random_weights(num_objectives: int, rng: np.random.Generator) -> np.ndarray:
@@ -42,7 +48,7 @@ def scalarise(losses: np.ndarray, weights: np.ndarray, rho: float = RHO) -> np.n
 
     Example:
         >>> scalarise(np.array([[0.0, 1.0], [1.0, 0.0], [0.5, 0.5]]), np.array([0.5, 0.5]))
-        array([0.525, 0.525, 0.3  ])
+        array([1.  , 1.  , 0.75])
     """
     losses = np.asarray(losses, dtype=float)
     scaled = np.zeros_like(losses)

@@ -197,7 +197,7 @@ class BayesianOptimizationOracle(Oracle):
     front instead (ParEGO, Knowles 2006): each proposal draws random weights
     on the simplex, rescales each objective's losses to [0, 1] over the scored
     trials, and models their augmented Chebyshev scalarisation
-    ``max_j(w_j f_j) + 0.05 * sum_j(w_j f_j)`` in place of the signed sum.
+    ``max_j(w_j f_j) + sum_j(w_j f_j)`` in place of the signed sum.
     ``get_pareto_trials()`` then returns the front found. Pruning is refused
     in this mode (a trial's curve has no single "median" to compare with),
     and ``warm_start`` enqueues the earlier searches' Pareto front.
