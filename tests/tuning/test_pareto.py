@@ -19,6 +19,7 @@ from tuning.objective import Objective
 from tuning.oracles import BayesianOptimizationOracle
 from tuning.oracles._parego import random_weights, scalarise
 from tuning.oracles.base import values_key
+from tuning.pareto import ChampionRule, choose_from_front
 from tuning.plots import PARETO_FILE, search_figures
 from tuning.pruning import MedianStoppingRule
 from tuning.trial import TrialStatus
@@ -169,3 +170,41 @@ def test_pareto_plot_is_drawn_for_several_objectives_only():
         trial.status = TrialStatus.COMPLETED
         single.end_trial(trial)
     assert PARETO_FILE not in search_figures(single)
+
+
+# Choosing the champion from the front -----------------------------------------------------
+
+
+def scored(oracle_objective: list[Objective], points: list[dict[str, float]]):
+    """An oracle whose trials ended with ``points`` (one metrics dict per trial)."""
+    oracle = BayesianOptimizationOracle(objective=oracle_objective, max_trials=len(points))
+    oracle.hyperparameters.Int("i", 0, 100)
+    for point in points:
+        trial = oracle.create_trial("worker")
+        oracle.update_trial(trial.trial_id, point, step=0)
+        trial.status = TrialStatus.COMPLETED
+        oracle.end_trial(trial)
+    return oracle
+
+
+def test_champion_is_the_most_accurate_front_trial_under_the_size_limit():
+    objective = [Objective("val_accuracy", "max"), Objective("params", "min")]
+    oracle = scored(
+        objective,
+        [
+            {"val_accuracy": 0.95, "params": 50_000},  # front, too big
+            {"val_accuracy": 0.90, "params": 20_000},  # front, at the limit: chosen
+            {"val_accuracy": 0.80, "params": 5_000},  # front, less accurate
+            {"val_accuracy": 0.85, "params": 30_000},  # dominated
+        ],
+    )
+    trials = list(oracle.trials.values())
+    rule = ChampionRule("val_accuracy", {"params": 20_000})
+    assert choose_from_front(trials, oracle.objective, rule).trial_id == trials[1].trial_id
+    smallest = ChampionRule("params", {"val_accuracy": 0.85})
+    assert choose_from_front(trials, oracle.objective, smallest).trial_id == trials[1].trial_id
+    assert choose_from_front(trials, oracle.objective, ChampionRule("val_accuracy")) is trials[0]
+    none_fit = ChampionRule("val_accuracy", {"params": 1_000})
+    assert choose_from_front(trials, oracle.objective, none_fit) is None
+    with pytest.raises(ValueError, match=r"\['size'\], which are not objectives"):
+        choose_from_front(trials, oracle.objective, ChampionRule("val_accuracy", {"size": 1}))
