@@ -208,17 +208,6 @@ class SearchSpec(BaseModel):
         ),
         examples=["examples/digits.py:load"],
     )
-    tuner: TunerName = Field(
-        "BayesianOptimization",
-        description="The tuner: RandomSearch, GridSearch, BayesianOptimization or Hyperband.",
-    )
-    tuner_args: dict[str, Any] = Field(
-        default_factory=dict,
-        description=(
-            "More arguments of the tuner, e.g. {num_initial_points: 3} or {max_epochs: 9, "
-            "factor: 3} for Hyperband."
-        ),
-    )
     objective: str | list[str | dict[str, str]] = Field(
         "val_accuracy",
         description=(
@@ -230,6 +219,17 @@ class SearchSpec(BaseModel):
     direction: Literal["min", "max"] | None = Field(
         None,
         description="'min' or 'max' of a single objective; inferred from its name when empty.",
+    )
+    tuner: TunerName = Field(
+        "BayesianOptimization",
+        description="The tuner: RandomSearch, GridSearch, BayesianOptimization or Hyperband.",
+    )
+    tuner_args: dict[str, Any] = Field(
+        default_factory=dict,
+        description=(
+            "More arguments of the tuner, e.g. {num_initial_points: 3} or {max_epochs: 9, "
+            "factor: 3} for Hyperband."
+        ),
     )
     champion: ChampionSpec | None = Field(
         None,
@@ -342,8 +342,10 @@ class SearchSpec(BaseModel):
                 raise ValueError(
                     f"{name} has no argument {key!r}; it takes {', '.join(sorted(accepted))}."
                 )
+        objective = info.data.get("objective")
+        objective = None if objective is None else _objective_argument(objective)
         try:
-            tuner_class(None, project_name="spec-validation", **value)
+            tuner_class(None, project_name="spec-validation", objective=objective, **value)
         except (TypeError, ValueError) as error:
             raise ValueError(f"{name} rejects them: {error}") from error
         return value
