@@ -4,14 +4,18 @@ Steps, each recorded in MLflow:
 
 1. Find the search: the project's latest finished search, or the parent run
    given. Read its spec (``spec.json``, saved by the search-spec flow) and its
-   state, and pick the best COMPLETED trial.
+   state, and pick the best COMPLETED trial. With several objectives, pick
+   from the Pareto front by the spec's ``champion`` rule: the front's trial
+   best at ``champion.metric`` among those within ``champion.limits``
+   (default: best at the first objective).
 2. Rebuild the best model exactly as the trial built it (the spec's tuner:
    its compile overrides, ``max_model_size``, distribution strategy,
    ``executions_per_trial`` and the trial's own seed, through the tuner's
    ``TrialExecutor``) and train it on train + validation data for the best
    trial's epoch count (its best step + 1).
-3. Evaluate it on the held-out test split: the objective's metric without its
-   ``val_`` prefix (``val_accuracy`` -> ``accuracy``). A model that does not
+3. Evaluate it on the held-out test split: the objective's metric (the rule's
+   ``metric`` with several) without its ``val_`` prefix (``val_accuracy`` ->
+   ``accuracy``). A model that does not
    report that metric is an error, before anything is logged.
 4. Log a run (``hyperflow.kind = retrain``, linked to the search by the tag
    ``hyperflow.search_run_id``) with the values, the epochs, the training
@@ -40,6 +44,7 @@ from flows.spec import (
     validate_spec,
 )
 from tuning.objective import Objective, create_objective
+from tuning.pareto import ChampionRule, choose_from_front
 from tuning.search_engine import trial_seed
 from tuning.store import MlflowConnection, TrialStore
 from tuning.trial import Trial, TrialStatus
@@ -94,7 +99,7 @@ def retrain_flow(
     if state is None:
         raise ValueError(f"Search {search_run_id} of {project_name!r} saved no state.")
     objective = create_objective(state["config"]["objective"])
-    best = _best_trial(state, objective, search_run_id)
+    best, objective = _best_trial(state, objective, search_run_id, spec)
     seed = trial_seed(state["config"]["seed"], best.trial_id, _attempt(store, search_run_id, best))
     epochs = best.best_step + 1 if best.best_step is not None else spec.epochs
     logger = get_run_logger()
@@ -191,7 +196,13 @@ def _spec(
     return validate_spec(saved, source=f"saved with search {search_run_id}")
 
 
-def _best_trial(state: dict[str, Any], objective: Objective, search_run_id: str) -> Trial:
+def _best_trial(
+    state: dict[str, Any], objective: Objective, search_run_id: str, spec: SearchSpec
+) -> tuple[Trial, Objective]:
+    """The trial to retrain, and the objective its champion is judged by.
+
+    With several objectives: the Pareto front's trial the spec's champion rule picks.
+    """
     trials = [Trial.from_state(t) for t in state["trials"]]
     completed = [
         t
@@ -200,7 +211,22 @@ def _best_trial(state: dict[str, Any], objective: Objective, search_run_id: str)
     ]
     if not completed:
         raise ValueError(f"Search {search_run_id} has no completed trial to retrain.")
-    return min(completed, key=lambda t: objective.loss(float(t.score)))  # type: ignore[arg-type]
+    objectives = getattr(objective, "objectives", None)
+    if objectives is None:
+        return min(completed, key=lambda t: objective.loss(float(t.score))), objective  # type: ignore[arg-type]
+    champion = spec.champion
+    rule = (
+        ChampionRule(objectives[0].name)
+        if champion is None
+        else ChampionRule(champion.metric, champion.limits)
+    )
+    chosen = choose_from_front(completed, objective, rule)
+    if chosen is None:
+        raise ValueError(
+            f"No trial on the Pareto front of search {search_run_id} is within the champion "
+            f"rule's limits {dict(rule.limits)}."
+        )
+    return chosen, next(o for o in objectives if o.name == rule.metric)
 
 
 def _attempt(store: TrialStore, search_run_id: str, trial: Trial) -> int:

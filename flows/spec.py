@@ -46,6 +46,8 @@ if TYPE_CHECKING:
     from tuning.tuners import Tuner
 
 __all__ = [
+    "ChampionSpec",
+    "objective_names",
     "SPEC_FILE",
     "artifact_key",
     "SearchSpec",
@@ -166,6 +168,23 @@ def _load_file(file: Path) -> Any:
 # The spec -------------------------------------------------------------------------------
 
 
+class ChampionSpec(BaseModel):
+    """How the retrain flow picks its champion from a multi-objective search's Pareto front."""
+
+    model_config = ConfigDict(extra="forbid", title="Champion rule")
+
+    metric: str = Field(
+        min_length=1, description="The objective the champion is best at, e.g. val_accuracy."
+    )
+    limits: dict[str, float] = Field(
+        default_factory=dict,
+        description=(
+            "Bounds on other objectives: at most this for a minimised one, at least this "
+            "for a maximised one, e.g. {val_loss: 0.3}."
+        ),
+    )
+
+
 class SearchSpec(BaseModel):
     """A hyperparameter search, as data: what to tune, on which data, with which budget."""
 
@@ -189,6 +208,18 @@ class SearchSpec(BaseModel):
         ),
         examples=["examples/digits.py:load"],
     )
+    objective: str | list[str | dict[str, str]] = Field(
+        "val_accuracy",
+        description=(
+            "The metric to optimise, or a list of them ({name: ..., direction: min} where "
+            "the direction cannot be inferred): with tuner_args {multi_objective: pareto} "
+            "the search looks for their Pareto front."
+        ),
+    )
+    direction: Literal["min", "max"] | None = Field(
+        None,
+        description="'min' or 'max' of a single objective; inferred from its name when empty.",
+    )
     tuner: TunerName = Field(
         "BayesianOptimization",
         description="The tuner: RandomSearch, GridSearch, BayesianOptimization or Hyperband.",
@@ -200,9 +231,13 @@ class SearchSpec(BaseModel):
             "factor: 3} for Hyperband."
         ),
     )
-    objective: str = Field("val_accuracy", min_length=1, description="The metric to optimise.")
-    direction: Literal["min", "max"] | None = Field(
-        None, description="'min' or 'max'; inferred from the objective's name when empty."
+    champion: ChampionSpec | None = Field(
+        None,
+        description=(
+            "With several objectives: the retrain flow retrains the Pareto front's trial "
+            "best at champion.metric within champion.limits (default: best at the first "
+            "objective, no limits)."
+        ),
     )
     max_trials: int | None = Field(10, ge=1, description="The most trials to run.")
     epochs: int = Field(
@@ -225,6 +260,33 @@ class SearchSpec(BaseModel):
         True, description="True starts a new search; False resumes the project's last one."
     )
     verbose: int = Field(1, ge=0, le=2, description="fit()'s verbosity; 0 also hides progress.")
+
+    @field_validator("objective")
+    @classmethod
+    def _objectives(cls, value: Any) -> Any:
+        from tuning.objective import create_objective
+
+        try:
+            create_objective(_objective_argument(value))
+        except (TypeError, ValueError, KeyError) as error:
+            raise ValueError(str(error)) from error
+        return value
+
+    @field_validator("champion")
+    @classmethod
+    def _champion_names_objectives(
+        cls, value: ChampionSpec | None, info: ValidationInfo
+    ) -> ChampionSpec | None:
+        objective = info.data.get("objective")
+        if value is None or objective is None:
+            return value
+        names = objective_names(objective)
+        if len(names) < 2:
+            raise ValueError("champion is for a search of several objectives; it has one.")
+        unknown = sorted({value.metric, *value.limits} - set(names))
+        if unknown:
+            raise ValueError(f"names {unknown}, which are not among the objectives {names}.")
+        return value
 
     @field_validator("hypermodel", "data")
     @classmethod
@@ -280,8 +342,10 @@ class SearchSpec(BaseModel):
                 raise ValueError(
                     f"{name} has no argument {key!r}; it takes {', '.join(sorted(accepted))}."
                 )
+        objective = info.data.get("objective")
+        objective = None if objective is None else _objective_argument(objective)
         try:
-            tuner_class(None, project_name="spec-validation", **value)
+            tuner_class(None, project_name="spec-validation", objective=objective, **value)
         except (TypeError, ValueError) as error:
             raise ValueError(f"{name} rejects them: {error}") from error
         return value
@@ -304,11 +368,31 @@ def _accepted_args(cls: type) -> set[str]:
     return names - {"self", "oracle"}
 
 
+def _objective_argument(objective: str | list[str | dict[str, str]]) -> Any:
+    """The spec's objective as a tuner's ``objective=`` argument."""
+    from tuning.objective import Objective
+
+    if isinstance(objective, str):
+        return objective
+    return [o if isinstance(o, str) else Objective(o["name"], o["direction"]) for o in objective]
+
+
+def objective_names(objective: str | list[str | dict[str, str]]) -> list[str]:
+    """The metric names of a spec's objective."""
+    if isinstance(objective, str):
+        return [objective]
+    return [o if isinstance(o, str) else o["name"] for o in objective]
+
+
 def _make_tuner(spec: SearchSpec, hypermodel: Any) -> Tuner:
     from tuning.objective import Objective
 
     cls = _tuner_class(spec.tuner)
-    objective: Any = Objective(spec.objective, spec.direction) if spec.direction else spec.objective
+    objective: Any = (
+        Objective(spec.objective, spec.direction)
+        if spec.direction and isinstance(spec.objective, str)
+        else _objective_argument(spec.objective)
+    )
     args: dict[str, Any] = {
         "objective": objective,
         "seed": spec.seed,

@@ -381,6 +381,20 @@ class BaseTuner(TunerHooks):
         self._engine().load_latest()
         return [t.hyperparameters for t in self.oracle.get_best_trials(num_trials)]
 
+    def get_pareto_trials(self) -> list[Trial]:
+        """The COMPLETED trials no other trial beats on every objective, in trial order.
+
+        The front of a list of objectives (searched for with
+        ``multi_objective="pareto"``, kept with the signed sum too); with one
+        objective, the best trial.
+        """
+        self._engine().load_latest()
+        return self.oracle.get_pareto_trials()
+
+    def get_pareto_hyperparameters(self) -> list[HyperParameters]:
+        """The hyperparameters of ``get_pareto_trials()``, in the same order."""
+        return [t.hyperparameters for t in self.get_pareto_trials()]
+
     def get_best_models(self, num_models: int = 1) -> list[Any]:
         """The best trials' models (``load_model`` of each), best first."""
         self._engine().load_latest()
@@ -412,6 +426,17 @@ class BaseTuner(TunerHooks):
         for trial in self.oracle.get_best_trials(num_trials):
             print()
             trial.summary()
+        objectives = getattr(self.oracle.objective, "objectives", [])
+        if len(objectives) > 1:
+            front = self.oracle.get_pareto_trials()
+            print()
+            print(f"Pareto front: {len(front)} trials")
+            for trial in front:
+                values = self.oracle.objective_values(trial)
+                scores = ", ".join(
+                    f"{o.name}={v:.6g}" for o, v in zip(objectives, values, strict=True)
+                )
+                print(f"Trial {trial.trial_id}: {scores}")
 
     @property
     def remaining_trials(self) -> int | None:

@@ -1,4 +1,5 @@
-"""Plots of a finished search: the optimisation history and the hyperparameter importance.
+"""Plots of a finished search: the optimisation history, the hyperparameter importance and,
+with several objectives, the Pareto front.
 
 matplotlib with the Agg backend (no display needed), no MLflow: each function
 returns a ``Figure``; ``TrialStore.log_figures`` uploads them as PNG files.
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tuning.objective import pareto_front
 from tuning.trial import Trial, TrialStatus
 
 if TYPE_CHECKING:
@@ -27,13 +29,20 @@ if TYPE_CHECKING:
 
     from tuning.oracles.base import Oracle
 
-__all__ = ["history_figure", "importance", "importance_figure", "search_figures"]
+__all__ = [
+    "history_figure",
+    "importance",
+    "importance_figure",
+    "pareto_figure",
+    "search_figures",
+]
 
 _logger = logging.getLogger(__name__)
 
 HISTORY_FILE = "optimisation_history.png"
 _MIN_TRIALS = 3
 IMPORTANCE_FILE = "hyperparameter_importance.png"
+PARETO_FILE = "pareto_front.png"
 
 
 def _figure(width: float = 7.0, height: float = 4.0) -> Figure:
@@ -157,6 +166,40 @@ def importance_figure(scores: Mapping[str, float], objective: str, trials: int) 
     return figure
 
 
+def pareto_figure(
+    points: Sequence[Sequence[float]],
+    front: Sequence[int],
+    objectives: Sequence[tuple[str, str]],
+    labels: Sequence[str],
+) -> Figure:
+    """Every completed trial on the first two objectives, the Pareto front highlighted.
+
+    Args:
+        points: Each completed trial's value of each objective.
+        front: The indices of ``points`` on the Pareto front.
+        objectives: ``(name, direction)`` of each objective; the first two are drawn.
+        labels: Each point's trial id, written next to the front's points.
+    """
+    values = np.asarray(points, dtype=float)
+    (x_name, x_dir), (y_name, y_dir) = objectives[0], objectives[1]
+    figure = _figure(6.0, 4.5)
+    axes = figure.add_subplot()
+    axes.plot(values[:, 0], values[:, 1], "o", color="tab:gray", alpha=0.5, label="trial")
+    order = sorted(front, key=lambda i: values[i, 0])
+    axes.plot(values[order, 0], values[order, 1], "o-", color="tab:red", label="Pareto front")
+    for index in order:
+        axes.annotate(
+            labels[index], values[index, :2], fontsize=7, xytext=(3, 3), textcoords="offset points"
+        )
+    axes.set_xlabel(f"{x_name} ({x_dir})")
+    axes.set_ylabel(f"{y_name} ({y_dir})")
+    extra = f"; {len(objectives) - 2} more objective(s) not drawn" if len(objectives) > 2 else ""
+    axes.set_title(f"Pareto front: {len(front)} of {len(values)} trials{extra}")
+    axes.legend(loc="best")
+    axes.grid(alpha=0.3)
+    return figure
+
+
 def search_figures(oracle: Oracle) -> dict[str, Any]:
     """The plots of a search, by file name; empty when nothing can be drawn.
 
@@ -173,6 +216,16 @@ def search_figures(oracle: Oracle) -> dict[str, Any]:
         figures[HISTORY_FILE] = history_figure(trials, objective, direction)
         scores = importance(trials)
         figures[IMPORTANCE_FILE] = importance_figure(scores, objective, len(completed))
+        objectives = getattr(oracle.objective, "objectives", [])
+        if len(objectives) >= 2:
+            points = [oracle.objective_values(t) for t in completed]
+            front = pareto_front(points, [o.direction for o in objectives])
+            figures[PARETO_FILE] = pareto_figure(
+                points,
+                front,
+                [(o.name, o.direction) for o in objectives],
+                [t.trial_id for t in completed],
+            )
     except Exception as error:  # matplotlib missing or a value it cannot draw
         _logger.warning("Hyperflow: the search's plots were not drawn: %s", error)
     return figures

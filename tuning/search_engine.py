@@ -519,6 +519,12 @@ class SearchEngine:
         leaderboard = self.leaderboard()
         best = self.oracle.get_best_trials(1)
         self.store.runs.log_figures(self.search_run_id, search_figures(self.oracle))
+        front = self._pareto_front()
+        if front is not None:
+            self.store.runs.tag_pareto_front(
+                self.search_run_id,
+                {t.trial_id: self.trial_run_ids[t.trial_id] for t in front},
+            )
         self.store.runs.end_search(
             self.search_run_id,
             "FAILED" if self.fatal is not None else "FINISHED",
@@ -535,17 +541,26 @@ class SearchEngine:
             "stop_reason": self.stop_reason,
             "elapsed_s": time.monotonic() - self._started,
             "leaderboard": leaderboard,
+            "pareto_trial_ids": None if front is None else [t.trial_id for t in front],
         }
 
     def interrupt(self, reason: str) -> None:
         """Ends a search that was interrupted (Ctrl-C, SIGTERM) in the store, without waiting.
 
         Makes the writes left for later, marks the runs of the trials still
-        running KILLED (a resumed search runs them again) and ends the search's
-        run KILLED with ``reason`` as its ``hyperflow.stop_reason``.
+        running KILLED (a resumed search runs them again), except those that
+        saved their progress (a resumed search continues them in their runs,
+        as after SIGKILL), and ends the search's run KILLED with ``reason`` as
+        its ``hyperflow.stop_reason``.
         """
         self.flush()
-        self.store.trials.kill_unfinished_trials(self.search_run_id)
+        running = [
+            self.trial_run_ids[trial.trial_id]
+            for trial in self.oracle.ongoing_trials.values()
+            if trial.trial_id in self.trial_run_ids
+        ]
+        resumable = {run_id for run_id in running if self.store.trials.progress(run_id)}
+        self.store.trials.kill_unfinished_trials(self.search_run_id, keep=resumable)
         best = self.oracle.get_best_trials(1)
         self.store.runs.end_search(
             self.search_run_id,
@@ -556,18 +571,49 @@ class SearchEngine:
             stop_reason=reason,
         )
 
+    def _pareto_front(self) -> list[Trial] | None:
+        """The Pareto front's trials with several objectives, else None."""
+        if len(self.oracle.objective.names) < 2:
+            return None
+        return self.oracle.get_pareto_trials()
+
     def leaderboard(self, limit: int = 50) -> list[dict[str, Any]]:
-        """The best completed trials as table rows, best first."""
+        """The best completed trials as table rows, best first.
+
+        With several objectives each row also holds every objective's value
+        and ``pareto_front`` (whether the trial is on the front); every front
+        trial is listed, even past ``limit``.
+        """
+        front = self._pareto_front()
+        trials = self.oracle.get_best_trials(limit)
+        if front is None:
+            return [_row(rank, t) for rank, t in enumerate(trials, start=1)]
+        on_front = {t.trial_id for t in front}
+        listed = {t.trial_id for t in trials}
+        trials += [
+            t
+            for t in self.oracle.get_best_trials(len(self.oracle.trials))
+            if t.trial_id in on_front - listed
+        ]
+        names = self.oracle.objective.names
         return [
             {
-                "rank": rank,
-                "trial_id": trial.trial_id,
-                "score": trial.score,
-                "best_step": trial.best_step,
-                **trial.values,
+                **_row(rank, t),
+                **dict(zip(names, self.oracle.objective_values(t), strict=True)),
+                "pareto_front": t.trial_id in on_front,
             }
-            for rank, trial in enumerate(self.oracle.get_best_trials(limit), start=1)
+            for rank, t in enumerate(trials, start=1)
         ]
+
+
+def _row(rank: int, trial: Trial) -> dict[str, Any]:
+    return {
+        "rank": rank,
+        "trial_id": trial.trial_id,
+        "score": trial.score,
+        "best_step": trial.best_step,
+        **trial.values,
+    }
 
 
 class _DetachedEngine:

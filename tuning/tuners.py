@@ -305,8 +305,19 @@ class BayesianOptimization(Tuner):
         allow_new_entries: As ``RandomSearch``.
         max_retries_per_trial: As ``RandomSearch``.
         max_consecutive_failed_trials: As ``RandomSearch``.
-        pruning: As ``RandomSearch``.
+        pruning: As ``RandomSearch`` (refused with ``multi_objective="pareto"``).
+        multi_objective: ``"signed_sum"`` (KerasTuner's score of a list of
+            objectives, the default) or ``"pareto"`` (search for the Pareto
+            front; see ``get_pareto_trials``).
         **kwargs: ``Tuner`` arguments.
+
+    Example:
+        >>> tuner = BayesianOptimization(  # doctest: +SKIP
+        ...     build_model,
+        ...     objective=["val_accuracy", kt.Objective("params", "min")],
+        ...     multi_objective="pareto",
+        ...     max_trials=30,
+        ... )
     """
 
     def __init__(
@@ -324,6 +335,7 @@ class BayesianOptimization(Tuner):
         max_retries_per_trial: int = 0,
         max_consecutive_failed_trials: int = 3,
         pruning: MedianStoppingRule | None = None,
+        multi_objective: str = "signed_sum",
         **kwargs: Any,
     ) -> None:
         oracle = BayesianOptimizationOracle(
@@ -339,6 +351,7 @@ class BayesianOptimization(Tuner):
             max_retries_per_trial=max_retries_per_trial,
             max_consecutive_failed_trials=max_consecutive_failed_trials,
             pruning=pruning,
+            multi_objective=multi_objective,
         )
         super().__init__(oracle, hypermodel, **kwargs)
 

@@ -89,6 +89,19 @@ def test_missing_spec_file_is_a_clear_error(tmp_path, capsys):
         ({"tuner_args": {"max_trials": 3}}, "tuner_args: 'max_trials' is set by the spec's own"),
         ({"tuner": "BayesianOptimization", "tuner_args": {"beta": -1}}, "beta must be >= 0"),
         ({"learning_rate": 0.1}, "learning_rate: Extra inputs are not permitted"),
+        (
+            {"objective": ["val_accuracy", "params"]},
+            "Could not infer whether to minimise or maximise the objective 'params'",
+        ),
+        (
+            {"objective": ["val_accuracy", "val_loss"], "champion": {"metric": "accuracy"}},
+            "champion: names ['accuracy'], which are not among the objectives",
+        ),
+        ({"champion": {"metric": "val_accuracy"}}, "champion is for a search of several"),
+        (
+            {"tuner": "BayesianOptimization", "tuner_args": {"multi_objective": "pareto"}},
+            'multi_objective="pareto" needs a list of at least two objectives',
+        ),
     ],
 )
 def test_bad_specs_are_rejected_naming_the_field(tmp_path, capsys, fields, expected):

@@ -243,3 +243,37 @@ def test_retrain_refuses_an_objective_the_test_split_cannot_measure(override_sea
 
     runs_after = len(client.search_runs([client.get_experiment_by_name(OVERRIDES).experiment_id]))
     assert runs_after == runs_before  # nothing logged, nothing registered
+
+
+def test_retrain_picks_the_champion_from_the_pareto_front_by_the_spec_rule(tmp_path):
+    from tuning.objective import create_objective
+    from tuning.pareto import ChampionRule, choose_from_front
+    from tuning.store import TrialStore
+    from tuning.trial import Trial
+
+    spec = SearchSpec(
+        project_name="retrain-pareto",
+        hypermodel=f"{DIGITS}:build_model",
+        data=f"{DIGITS}:load",
+        tuner="BayesianOptimization",
+        tuner_args={"multi_objective": "pareto", "num_initial_points": 2},
+        objective=["val_accuracy", "val_loss"],
+        champion={"metric": "val_loss", "limits": {"val_accuracy": 0.2}},
+        max_trials=3,
+        epochs=1,
+        directory=str(tmp_path),
+        verbose=0,
+        seed=3,
+    )
+    summary = search_spec_flow(spec)
+    assert summary["completed"] == 3
+
+    result = retrain_flow(project_name="retrain-pareto", directory=str(tmp_path))
+
+    store = TrialStore("retrain-pareto", str(tmp_path))
+    state = store.state.load(result["search_run_id"])
+    trials = [Trial.from_state(t) for t in state["trials"]]
+    objective = create_objective(state["config"]["objective"])
+    rule = ChampionRule("val_loss", {"val_accuracy": 0.2})
+    assert result["trial_id"] == choose_from_front(trials, objective, rule).trial_id
+    assert (result["metric"], result["direction"]) == ("loss", "min")

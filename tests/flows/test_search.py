@@ -414,3 +414,39 @@ def test_asynchronous_hyperband_runs_a_whole_search_with_trials_in_flight(tmp_pa
         assert trial.values["tuner/round"] == parent.values["tuner/round"] + 1
     assert len(_runs(tuner, "trial")) == len(trials)
     assert tuner.get_best_models(1)[0] is not None
+
+
+def test_pareto_search_puts_its_front_on_the_parent_run(tmp_path, capsys):
+    tuner = kt.BayesianOptimization(
+        build_dense,
+        objective=["val_accuracy", "val_loss"],
+        multi_objective="pareto",
+        max_trials=4,
+        num_initial_points=2,
+        seed=2,
+        directory=tmp_path,
+    )
+    tuner.search(epochs=2, **FIT)
+
+    front = tuner.get_pareto_trials()
+    assert front and all(t.status == kt.TrialStatus.COMPLETED for t in front)
+    front_ids = [t.trial_id for t in front]
+    assert [hp.values for hp in tuner.get_pareto_hyperparameters()] == [t.values for t in front]
+    [parent] = _runs(tuner, "search")
+    assert parent.data.tags["hyperflow.pareto_front"] == ",".join(front_ids)
+    tagged = {
+        r.data.tags["hyperflow.trial_id"]
+        for r in _runs(tuner, "trial")
+        if r.data.tags.get("hyperflow.pareto_front") == "true"
+    }
+    assert tagged == set(front_ids)
+    client = _client(tuner)
+    plots = {a.path for a in client.list_artifacts(parent.info.run_id, "plots")}
+    assert "plots/pareto_front.png" in plots
+    rows = tuner.store.runs.read_dict(parent.info.run_id, "leaderboard.json")
+    assert {r["trial_id"] for r in rows if r["pareto_front"]} == set(front_ids)
+    assert all({"val_accuracy", "val_loss"} <= set(r) for r in rows)
+    tuner.results_summary()
+    printed = capsys.readouterr().out
+    assert f"Pareto front: {len(front)} trials" in printed
+    assert f"Trial {front_ids[0]}: val_accuracy=" in printed

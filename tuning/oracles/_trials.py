@@ -21,6 +21,7 @@ __all__ = [
     "best_trials",
     "direction_of",
     "objective_curve",
+    "objective_values",
     "pareto_trials",
     "sample_values",
     "scored_trials",
@@ -64,19 +65,28 @@ def best_trials(trials: Iterable[Trial], objective: Objective) -> list[Trial]:
     return sorted(completed, key=lambda t: objective.loss(t.score))  # type: ignore[arg-type]
 
 
+def objective_values(trial: Trial, objective: Objective) -> list[float]:
+    """A scored trial's value of each objective at its best step (NaN where missing).
+
+    With a single objective this is ``[trial.score]``.
+    """
+    objectives = getattr(objective, "objectives", [objective])
+    if len(objectives) == 1:
+        return [float(trial.score)]  # type: ignore[arg-type]
+    steps = list(trial.metrics.get_curve(objectives[0].name))
+    if not steps:
+        return [math.nan] * len(objectives)
+    # The best step may be a mean over executions: read the nearest recorded one.
+    step = min(steps, key=lambda s: abs(s - (trial.best_step or 0)))
+    values = [trial.metrics.get_value_at(o.name, step) for o in objectives]
+    return [math.nan if v is None else float(v) for v in values]
+
+
 def pareto_trials(trials: Iterable[Trial], objective: Objective) -> list[Trial]:
     """The COMPLETED trials that no other beats on every objective (the best, with one)."""
     objectives = getattr(objective, "objectives", [objective])
     completed = [t for t in scored_trials(trials) if t.status == TrialStatus.COMPLETED]
-    points = []
-    for trial in completed:
-        if len(objectives) == 1:
-            points.append([trial.score])
-            continue
-        steps = list(trial.metrics.get_curve(objectives[0].name))
-        # The best step may be a mean over executions: read the nearest recorded one.
-        step = min(steps, key=lambda s: abs(s - (trial.best_step or 0)))
-        points.append([trial.metrics.get_value_at(o.name, step) for o in objectives])
+    points = [objective_values(t, objective) for t in completed]
     front = pareto_front(points, [o.direction for o in objectives])
     return [completed[i] for i in front]
 

@@ -28,6 +28,7 @@ from tuning.oracles._trials import (
     best_trials,
     direction_of,
     objective_curve,
+    objective_values,
     pareto_trials,
     sample_values,
     scored_trials,
@@ -476,6 +477,10 @@ class Oracle:
         With a single objective this is the best trial.
         """
         return pareto_trials(self.trials.values(), self.objective)
+
+    def objective_values(self, trial: Trial) -> list[float]:
+        """A scored trial's value of each objective at its best step (NaN where missing)."""
+        return objective_values(trial, self.objective)
 
     def without_history(self) -> Oracle:
         """A copy with this oracle's configuration and space but none of its trials.

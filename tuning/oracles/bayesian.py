@@ -3,7 +3,8 @@
 The first trials are quasi-random (scrambled Sobol points); after that each
 proposal fits a Gaussian process (``tuning.oracles._gp``) to the losses of the
 scored trials and picks the untried configuration that minimises
-``mu - beta * sigma``.
+``mu - beta * sigma``. With ``multi_objective="pareto"`` each proposal models a
+fresh random scalarisation of the objectives instead (ParEGO, ``_parego``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ import scipy.optimize
 from scipy.stats import qmc
 
 from tuning.hyperparameters import Choice, Fixed, Float, HyperParameter, HyperParameters, Int
-from tuning.oracles import _gp
+from tuning.objective import MultiObjective
+from tuning.oracles import _gp, _parego
+from tuning.oracles._trials import pareto_trials
 from tuning.oracles.base import _MAX_COLLISIONS, Oracle, values_key
 from tuning.trial import Trial, TrialStatus
 
@@ -44,6 +47,8 @@ _REFIT_FRACTION = 0.05
 # Below this many observations per input dimension, one length scale serves every dimension:
 # fewer points cannot tell the dimensions' length scales apart.
 _ISOTROPIC_POINTS_PER_DIM = 4
+# What ``multi_objective`` may be: KerasTuner's signed sum, or a search for the Pareto front.
+_MULTI_OBJECTIVE_MODES = ("signed_sum", "pareto")
 # Random restarts of a fit, besides the warm start, while the data are small and then after.
 _RESTARTS_SMALL, _RESTARTS_LARGE, _SMALL = 2, 1, 100
 
@@ -186,6 +191,17 @@ class BayesianOptimizationOracle(Oracle):
     ``warm_start`` adds the scored trials of earlier searches to the model's
     data as prior observations (not trials of this search).
 
+    With several objectives the default models KerasTuner's signed sum (the
+    minimised values minus the maximised ones), which finds one point of the
+    trade-off. ``multi_objective="pareto"`` searches for the whole Pareto
+    front instead (ParEGO, Knowles 2006): each proposal draws random weights
+    on the simplex, rescales each objective's losses to [0, 1] over the scored
+    trials, and models their augmented Chebyshev scalarisation
+    ``max_j(w_j f_j) + sum_j(w_j f_j)`` in place of the signed sum.
+    ``get_pareto_trials()`` then returns the front found. Pruning is refused
+    in this mode (a trial's curve has no single "median" to compare with),
+    and ``warm_start`` enqueues the earlier searches' Pareto front.
+
     Kernel hyperparameters are refitted (warm-started from the last fit plus a
     random restart or two) every trial at first, then whenever the number of
     observations has grown by 5 %; in between the last fit is reused. With
@@ -208,10 +224,14 @@ class BayesianOptimizationOracle(Oracle):
         tune_new_entries: See ``Oracle``.
         max_retries_per_trial: See ``Oracle``.
         max_consecutive_failed_trials: See ``Oracle``.
+        multi_objective: ``"signed_sum"`` (default, KerasTuner's score) or
+            ``"pareto"`` (search for the Pareto front of a list of objectives).
         **kwargs: Further ``Oracle`` options (``pruning``).
 
     Raises:
-        ValueError: ``num_initial_points``, ``alpha`` or ``beta`` is negative.
+        ValueError: ``num_initial_points``, ``alpha`` or ``beta`` is negative;
+            ``multi_objective`` is unknown, or ``"pareto"`` with fewer than two
+            objectives or with ``pruning``.
 
     Example:
         >>> oracle = BayesianOptimizationOracle(objective="val_loss", max_trials=20, seed=1)
@@ -235,8 +255,13 @@ class BayesianOptimizationOracle(Oracle):
         tune_new_entries: bool = True,
         max_retries_per_trial: int = 0,
         max_consecutive_failed_trials: int = 3,
+        multi_objective: str = "signed_sum",
         **kwargs: Any,
     ) -> None:
+        if multi_objective not in _MULTI_OBJECTIVE_MODES:
+            raise ValueError(
+                f"multi_objective must be one of {_MULTI_OBJECTIVE_MODES}, got {multi_objective!r}."
+            )
         if num_initial_points is not None and int(num_initial_points) < 0:
             raise ValueError(f"num_initial_points must be >= 0, got {num_initial_points!r}.")
         if alpha < 0:
@@ -246,6 +271,7 @@ class BayesianOptimizationOracle(Oracle):
         self.num_initial_points = None if num_initial_points is None else int(num_initial_points)
         self.alpha = float(alpha)
         self.beta = float(beta)
+        self.multi_objective = multi_objective
         super().__init__(
             objective=objective,
             max_trials=max_trials,
@@ -257,6 +283,23 @@ class BayesianOptimizationOracle(Oracle):
             max_consecutive_failed_trials=max_consecutive_failed_trials,
             **kwargs,
         )
+        if multi_objective == "pareto":
+            if not isinstance(self.objective, MultiObjective) or len(self.objective.names) < 2:
+                raise ValueError(
+                    'multi_objective="pareto" needs a list of at least two objectives, '
+                    f"got objective={self.objective}."
+                )
+            if self.pruning is not None:
+                raise ValueError(
+                    'pruning is not supported with multi_objective="pareto": a trial that is '
+                    "worse than the median on one objective may be on the Pareto front. "
+                    "Pass pruning=None, or search the signed sum."
+                )
+
+    @property
+    def pareto(self) -> bool:
+        """Whether the search is for the Pareto front of several objectives."""
+        return self.multi_objective == "pareto"
 
     def _reset_state(self) -> None:
         super()._reset_state()
@@ -346,7 +389,10 @@ class BayesianOptimizationOracle(Oracle):
         points = [(t.values, t.score) for t in observed]
         points += [(p["values"], p["score"]) for p in self._priors]
         x = np.array([encoding.encode(v) for v, _ in points]).reshape(len(points), -1)
-        losses = np.array([self.objective.loss(float(score)) for _, score in points])
+        if self.pareto:
+            losses = self._scalarised_losses(observed)
+        else:
+            losses = np.array([self.objective.loss(float(score)) for _, score in points])
         finite = losses[np.isfinite(losses)]
         # An infinite loss (a diverged run) counts as the worst finite one, -inf as the best.
         losses = (
@@ -360,6 +406,18 @@ class BayesianOptimizationOracle(Oracle):
             x = np.vstack([x, [encoding.encode(t.values) for t in pending]])
             y = np.concatenate([y, np.full(len(pending), y.max())])
         return _gp.GaussianProcess(x, y, theta, self._noise_floor)
+
+    def _scalarised_losses(self, observed: list[Trial]) -> np.ndarray:
+        """ParEGO's target: a random scalarisation of the trials' objective losses."""
+        objectives = self.objective.objectives  # type: ignore[attr-defined]
+        losses = np.array(
+            [
+                [o.loss(v) for o, v in zip(objectives, self.objective_values(t), strict=True)]
+                for t in observed
+            ]
+        ).reshape(len(observed), len(objectives))
+        weights = _parego.random_weights(len(objectives), self._rng())
+        return _parego.scalarise(losses, weights)
 
     def _kernel_hyperparameters(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """The last fit's ``theta``, or a fresh fit when due (see the class docstring)."""
@@ -419,11 +477,18 @@ class BayesianOptimizationOracle(Oracle):
 
         Args:
             trials: Trials of earlier searches, in any order.
-            best_k: Unused: every usable trial informs the model.
+            best_k: Unused outside a Pareto search: every usable trial informs the model.
+
+        In a Pareto search the earlier searches' Pareto front is enqueued
+        instead (at most ``best_k`` of its trials), as ``Oracle.warm_start``
+        does with the best trials: their per-objective values are not part of
+        the state the model keeps.
 
         Returns:
             How many earlier trials this search uses.
         """
+        if self.pareto:
+            return super().warm_start(pareto_trials(trials, self.objective), best_k)
         points = self._warm_start_points(trials)
         self._priors.extend({"values": values, "score": score} for score, values in points)
         return len(points)
@@ -450,5 +515,10 @@ class BayesianOptimizationOracle(Oracle):
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
-        config.update(num_initial_points=self.num_initial_points, alpha=self.alpha, beta=self.beta)
+        config.update(
+            num_initial_points=self.num_initial_points,
+            alpha=self.alpha,
+            beta=self.beta,
+            multi_objective=self.multi_objective,
+        )
         return config

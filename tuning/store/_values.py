@@ -29,6 +29,9 @@ TAG_STOP_REASON = "hyperflow.stop_reason"
 TAG_PRUNING_REFERENCE = "hyperflow.pruning_reference"
 TAG_ERROR = "hyperflow.error"
 TAG_MODEL_URI = "hyperflow.model_uri"
+# On a trial's run: "true" when it is on its search's Pareto front; on a search's run: the
+# front's trial ids, comma-separated.
+TAG_PARETO = "hyperflow.pareto_front"
 TAG_PARENT_RUN_ID = "mlflow.parentRunId"
 MODEL_VERSIONS_TAG = "mlflow.modelVersions"  # a logged model's registered versions
 # An experiment's kind: MLflow 3's UI shows one without it as a GenAI experiment (traces),

@@ -25,6 +25,7 @@ from tuning.store._values import (
     TAG_BEST_TRIAL_ID,
     TAG_KIND,
     TAG_PARENT_RUN_ID,
+    TAG_PARETO,
     TAG_PROJECT,
     TAG_PRUNING_REFERENCE,
     TAG_STATUS,
@@ -157,6 +158,22 @@ class RunStore:
             tags[TAG_STOP_REASON] = stop_reason
         self.connection.log_batch(run_id, metrics=metrics, tags=_tags(tags))
         self.connection.end_run(run_id, status=status)
+
+    def tag_pareto_front(self, run_id: str, front_runs: Mapping[str, str]) -> None:
+        """Tags a search's Pareto front: each front trial's run, and the search's run.
+
+        Each trial run in ``front_runs`` gets ``hyperflow.pareto_front = "true"``
+        (filter with ``tags.`hyperflow.pareto_front` = 'true'`` in the MLflow
+        UI); the search's run gets the same tag holding the front's trial ids,
+        comma-separated.
+
+        Args:
+            run_id: The search's run id.
+            front_runs: The front's trial ids to their runs' ids, in trial order.
+        """
+        for trial_run_id in front_runs.values():
+            self.connection.set_tags(trial_run_id, {TAG_PARETO: "true"})
+        self.connection.set_tags(run_id, {TAG_PARETO: ",".join(front_runs)})
 
     def searches(self, statuses: Sequence[str] | None = ("FINISHED",)) -> list[dict[str, Any]]:
         """The project's searches, newest first.
