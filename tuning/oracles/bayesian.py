@@ -16,13 +16,28 @@ import numpy as np
 import scipy.optimize
 from scipy.stats import qmc
 
-from tuning.hyperparameters import Choice, Fixed, Float, HyperParameter, HyperParameters, Int
+from tuning.hyperparameters import (
+    Boolean,
+    Choice,
+    Fixed,
+    Float,
+    HyperParameter,
+    HyperParameters,
+    Int,
+)
 from tuning.oracles import _gp
 from tuning.oracles.base import _MAX_COLLISIONS, Oracle, values_key
+from tuning.oracles.tpe import tpe_values
 from tuning.trial import Trial, TrialStatus
 
 __all__ = ["BayesianOptimizationOracle"]
 
+_SAMPLERS = ("gp", "tpe", "auto")
+# "auto" uses the TPE beyond this many tuned hyperparameters, or with unordered or
+# conditional ones.
+_AUTO_MAX_GP_DIMS = 10
+# Random (Sobol) trials before the TPE takes over, as Optuna's default.
+_TPE_INITIAL = 10
 # A value of the seed sequence that keeps the Sobol scrambling apart from ``_rng()``'s draws.
 _SOBOL_STREAM = 0x50B01
 # Encoded value of an ordinal column whose hyperparameter is inactive (see ``_Encoding``).
@@ -235,8 +250,12 @@ class BayesianOptimizationOracle(Oracle):
         tune_new_entries: bool = True,
         max_retries_per_trial: int = 0,
         max_consecutive_failed_trials: int = 3,
+        sampler: str = "gp",
         **kwargs: Any,
     ) -> None:
+        if sampler not in _SAMPLERS:
+            raise ValueError(f"sampler must be one of {_SAMPLERS}, got {sampler!r}.")
+        self.sampler = sampler
         if num_initial_points is not None and int(num_initial_points) < 0:
             raise ValueError(f"num_initial_points must be >= 0, got {num_initial_points!r}.")
         if alpha < 0:
@@ -287,7 +306,11 @@ class BayesianOptimizationOracle(Oracle):
         if initial is None:
             initial = max(3 * encoding.num_tuned, 3)
         known = len(observed) + len(self._priors)
-        if not known or known < initial:
+        if self._uses_tpe(encoding):
+            values = tpe_values(self, observed) if len(observed) >= _TPE_INITIAL else None
+            if values is None:
+                values = self._sobol_values(encoding)
+        elif not known or known < initial:
             values = self._sobol_values(encoding)
         else:
             values = self._model_values(encoding, observed)
@@ -296,6 +319,16 @@ class BayesianOptimizationOracle(Oracle):
         if values is None:
             return {"status": TrialStatus.STOPPED}
         return {"status": TrialStatus.RUNNING, "values": values}
+
+    def _uses_tpe(self, encoding: _Encoding) -> bool:
+        """Whether this proposal comes from the TPE (see ``sampler``)."""
+        if self.sampler != "auto":
+            return self.sampler == "tpe"
+        tuned = [hp for hp, cols in zip(encoding.space, encoding.columns, strict=True) if cols]
+        return len(tuned) > _AUTO_MAX_GP_DIMS or any(
+            hp.conditions or isinstance(hp, Boolean) or (isinstance(hp, Choice) and not hp.ordered)
+            for hp in tuned
+        )
 
     def _sobol_values(self, encoding: _Encoding) -> dict[str, Any] | None:
         """The next untried Sobol point, or None after ``_MAX_COLLISIONS`` repeats."""
@@ -352,7 +385,7 @@ class BayesianOptimizationOracle(Oracle):
         losses = (
             np.clip(losses, finite.min(), finite.max()) if finite.size else np.zeros(len(losses))
         )
-        y, _, _ = _gp.normalise(losses)
+        y, _, _ = _gp.normalise(_gp.warp(losses))
         theta = self._kernel_hyperparameters(x, y)
         scored = {t.trial_id for t in observed}
         pending = [t for t in self.ongoing_trials.values() if t.trial_id not in scored]
@@ -450,5 +483,10 @@ class BayesianOptimizationOracle(Oracle):
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
-        config.update(num_initial_points=self.num_initial_points, alpha=self.alpha, beta=self.beta)
+        config.update(
+            num_initial_points=self.num_initial_points,
+            alpha=self.alpha,
+            beta=self.beta,
+            sampler=self.sampler,
+        )
         return config
