@@ -7,8 +7,12 @@ arms' ranks, the mean rank over all problems, and stalls: a 15-trial window
 TPE's does.
 
 Usage: ``python -m benchmarks.robust [--seeds 10] [--trials 50] [--problems a,b]
-[--arms a,b] [--output benchmarks/results/robust]``. The 30-trial figures are
-read from the 50-trial runs (no arm's proposals depend on the budget).
+[--arms a,b] [--output benchmarks/results/robust]``; ``--merge A.json B.json ...``
+joins runs made apart (say, groups of problems in parallel) into one report.
+The 30-trial figures are read from the 50-trial runs (no arm's proposals depend
+on the budget). Where ``sampler="auto"`` picks the GP (a space of at most 10
+numerical or ordered hyperparameters, none conditional) its runs are the GP's
+runs, proposal for proposal (a unit test checks this), so they are reused.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ CHECKPOINTS = (30, 50)
 STALL_WINDOW = 15
 STALL_FROM = 10
 _REFERENCE = "optuna-tpe"
+_GP = "hyperflow-bayesian"
 _OURS = ("hyperflow-bayesian", "hyperflow-tpe", "hyperflow-auto")
 
 
@@ -86,22 +91,46 @@ def stalls(curve: np.ndarray, reference: np.ndarray) -> list[int]:
     return found
 
 
+def auto_is_gp(problem: Problem) -> bool:
+    """Whether ``sampler="auto"`` runs the Gaussian process on ``problem``'s space."""
+    from tuning.oracles.bayesian import _AUTO_MAX_GP_DIMS
+
+    numerical = all(
+        p.kind != "choice" or all(isinstance(v, (int, float)) for v in p.values)
+        for p in problem.params
+    )
+    unconditional = not any(p.conditions for p in problem.params)
+    return numerical and unconditional and len(problem.params) <= _AUTO_MAX_GP_DIMS
+
+
 def run(
-    names: Sequence[str], arms: Sequence[str], seeds: int, trials: int
+    names: Sequence[str],
+    arms: Sequence[str],
+    seeds: int,
+    trials: int,
+    partial: Path | None = None,
 ) -> dict[str, dict[str, list[list[float]]]]:
-    """``{problem: {arm: [regret per trial, per seed]}}``, seeds 1..``seeds``."""
+    """``{problem: {arm: [regret per trial, per seed]}}``, seeds 1..``seeds``.
+
+    With ``partial``, the runs so far are written there (JSON) after each problem.
+    """
     every = problems()
     runs: dict[str, dict[str, list[list[float]]]] = {}
     for name in names:
         problem = every[name]
         runs[name] = {}
         for arm in arms:
+            if arm == "hyperflow-auto" and auto_is_gp(problem) and _GP in runs[name]:
+                runs[name][arm] = runs[name][_GP]
+                continue
             started = time.process_time()
             runs[name][arm] = [
                 [problem.regret(v) for v in run_single(arm, problem, trials, seed)]
                 for seed in range(1, seeds + 1)
             ]
             print(f"{name:16s} {arm:20s} {time.process_time() - started:7.1f} s CPU", flush=True)
+        if partial is not None:
+            partial.write_text(json.dumps(runs))
     return runs
 
 
@@ -120,8 +149,10 @@ def render(results: Mapping[str, Any]) -> str:
         "",
         f"Run {results['date']} on {results['machine']}; load average at start "
         f"{results['load'][0]:.1f}, at the end {results['load_end'][0]:.1f}; code at "
-        f"{results['commit']}. Seeds 1..{results['seeds']} for every arm (the same seeds per "
-        f"arm), {trials} trials per run; regret at 30 trials read from the same runs. "
+        f"{results['commit']}; {results.get('parts', 1)} process(es) in parallel, wall "
+        f"{results['wall_s'] / 60:.0f} min. Seeds 1..{results['seeds']} for every arm "
+        f"(the same seeds per arm), {trials} trials per run; regret at 30 trials read "
+        "from the same runs. "
         "Reproduce: `python -m benchmarks.robust`.",
         "",
         "Arms: **hyperflow-bayesian** (`BayesianOptimizationOracle`, the Gaussian process), "
@@ -216,6 +247,27 @@ def _commit() -> str:
         return "unknown"
 
 
+def merge(parts: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """One result of runs on disjoint problems with the same seeds, trials and arms."""
+    first = parts[0]
+    for part in parts[1:]:
+        if (part["seeds"], part["trials"], part["arms"]) != (
+            first["seeds"],
+            first["trials"],
+            first["arms"],
+        ):
+            raise ValueError("Parts to merge must share seeds, trials and arms.")
+    return {
+        **first,
+        "date": min(p["date"] for p in parts),
+        "load": max((p["load"] for p in parts), key=lambda load: load[0]),
+        "load_end": max((p["load_end"] for p in parts), key=lambda load: load[0]),
+        "wall_s": max(p["wall_s"] for p in parts),
+        "runs": {k: v for p in parts for k, v in p["runs"].items()},
+        "parts": len(parts),
+    }
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the suite (or the subset asked for) and writes ``OUTPUT.json`` and ``OUTPUT.md``."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.robust")
@@ -224,11 +276,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--problems", default=",".join(problems()))
     parser.add_argument("--arms", default=",".join(ARMS))
     parser.add_argument("--output", default=str(Path(__file__).parent / "results" / "robust"))
+    parser.add_argument("--merge", nargs="+", help="JSON results to join instead of running")
     args = parser.parse_args(argv)
+    output = Path(args.output)
+    if args.merge:
+        results = merge([json.loads(Path(p).read_text()) for p in args.merge])
+        output.with_suffix(".json").write_text(json.dumps(results))
+        output.with_suffix(".md").write_text(render(results))
+        return 0
     load = os.getloadavg()
     started = time.time()
     with _one_thread():
-        runs = run(args.problems.split(","), args.arms.split(","), args.seeds, args.trials)
+        runs = run(
+            args.problems.split(","),
+            args.arms.split(","),
+            args.seeds,
+            args.trials,
+            output.with_suffix(".partial.json"),
+        )
     results = {
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores (shared)",
@@ -241,7 +306,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         "arms": args.arms.split(","),
         "runs": runs,
     }
-    output = Path(args.output)
     output.with_suffix(".json").write_text(json.dumps(results))
     output.with_suffix(".md").write_text(render(results))
     print(output.with_suffix(".md").read_text())

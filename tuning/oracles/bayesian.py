@@ -1,9 +1,10 @@
 """Bayesian optimisation with a Gaussian process and a lower confidence bound.
 
 The first trials are quasi-random (scrambled Sobol points); after that each
-proposal fits a Gaussian process (``tuning.oracles._gp``) to the losses of the
-scored trials and picks the untried configuration that minimises
-``mu - beta * sigma``.
+proposal fits a Gaussian process (``tuning.oracles._gp``) to the (log-warped)
+losses of the scored trials and picks the untried configuration that minimises
+``mu - beta * sigma``. With ``sampler="tpe"`` or ``"auto"`` the proposals may
+come from the TPE instead (``tuning.oracles.tpe``).
 """
 
 from __future__ import annotations
@@ -179,7 +180,8 @@ class BayesianOptimizationOracle(Oracle):
     The first ``num_initial_points`` scored trials come from a scrambled Sobol
     sequence. Then, at each proposal, the losses of the scored trials (the
     objective's score, negated for "max" objectives; pruned trials count with
-    the score they reached) are modelled by a Gaussian process with a Matérn
+    the score they reached), after a monotone log warp that tames a heavy
+    upper tail (``_gp.warp``), are modelled by a Gaussian process with a Matérn
     5/2 kernel with one length scale per column (one for all columns while
     there are at most 4 observations per column), fitted by maximum a
     posteriori under log-normal priors on the length scales and the noise
@@ -223,10 +225,18 @@ class BayesianOptimizationOracle(Oracle):
         tune_new_entries: See ``Oracle``.
         max_retries_per_trial: See ``Oracle``.
         max_consecutive_failed_trials: See ``Oracle``.
+        sampler: ``"gp"`` (default): the Gaussian process. ``"tpe"``: the
+            Tree-structured Parzen Estimator of ``TPEOracle`` after 10
+            quasi-random trials (``alpha``, ``beta`` and
+            ``num_initial_points`` then do not apply). ``"auto"``: decided
+            at each proposal from the space as it stands: the TPE when a
+            tuned hyperparameter is an unordered ``Choice``, a ``Boolean``
+            or conditional, or when more than 10 are tuned; else the GP.
         **kwargs: Further ``Oracle`` options (``pruning``).
 
     Raises:
-        ValueError: ``num_initial_points``, ``alpha`` or ``beta`` is negative.
+        ValueError: ``num_initial_points``, ``alpha`` or ``beta`` is negative,
+            or ``sampler`` is not one of the three.
 
     Example:
         >>> oracle = BayesianOptimizationOracle(objective="val_loss", max_trials=20, seed=1)
