@@ -3,7 +3,8 @@
 Each test states one promise of the ``Oracle`` interface and checks it for
 random search, grid search, Bayesian optimisation (Gaussian process, and
 its "auto" sampler), TPE and Hyperband (synchronous and asynchronous), as
-Optuna's ``tests/samplers_tests/test_samplers.py`` does for its samplers and scikit-learn's ``check_estimator`` for its estimators.
+Optuna's ``tests/samplers_tests/test_samplers.py`` does for its samplers and
+scikit-learn's ``check_estimator`` for its estimators.
 
 The oracles are driven the way the search flow drives them: the space is
 declared through ``update_space`` before the first trial (the tuner builds the
