@@ -17,6 +17,7 @@ from tuning.oracles import (
     _tpe,
 )
 from tuning.oracles.base import values_key
+from tuning.oracles.bayesian import _Encoding
 from tuning.trial import TrialStatus
 
 pytestmark = pytest.mark.usefixtures("one_blas_thread")
@@ -135,8 +136,6 @@ def test_auto_uses_the_tpe_for_conditional_spaces_and_the_gp_for_small_continuou
     for (sampler, kind), uses_tpe in cases.items():
         space = conditional_space() if kind == "cond" else continuous
         oracle = bayesian(sampler, space)
-        from tuning.oracles.bayesian import _Encoding
-
         assert oracle._uses_tpe(_Encoding(space.space, oracle._is_tuned)) is uses_tpe
 
 
