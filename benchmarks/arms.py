@@ -66,6 +66,8 @@ ARMS: dict[str, Arm] = {
         Arm("hyperflow-random", "hyperflow", "random"),
         Arm("hyperflow-grid", "hyperflow", "grid", finite_only=True),
         Arm("hyperflow-bayesian", "hyperflow", "bayesian"),
+        Arm("hyperflow-tpe", "hyperflow", "bayesian"),
+        Arm("hyperflow-auto", "hyperflow", "bayesian"),
         Arm("hyperflow-hyperband", "hyperflow", "hyperband", multi_fidelity=True),
         Arm("hyperflow-hyperband-async", "hyperflow", "hyperband", multi_fidelity=True),
         Arm("kt-random", "keras-tuner", "random"),
@@ -212,6 +214,7 @@ def _oracle(arm: str, budget: int | None, seed: int, max_epochs: int) -> _Oracle
             GridSearchOracle,
             HyperbandOracle,
             RandomSearchOracle,
+            TPEOracle,
         )
 
         oracle: Any
@@ -221,6 +224,12 @@ def _oracle(arm: str, budget: int | None, seed: int, max_epochs: int) -> _Oracle
             oracle = GridSearchOracle(objective=_METRIC, max_trials=budget, seed=seed)
         elif arm == "hyperflow-bayesian":
             oracle = BayesianOptimizationOracle(objective=_METRIC, max_trials=budget, seed=seed)
+        elif arm == "hyperflow-tpe":
+            oracle = TPEOracle(objective=_METRIC, max_trials=budget, seed=seed)
+        elif arm == "hyperflow-auto":
+            oracle = BayesianOptimizationOracle(
+                objective=_METRIC, max_trials=budget, seed=seed, sampler="auto"
+            )
         else:
             oracle = HyperbandOracle(
                 objective=_METRIC,

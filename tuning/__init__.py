@@ -26,6 +26,7 @@ from tuning.oracles import (
     HyperbandOracle,
     Oracle,
     RandomSearchOracle,
+    TPEOracle,
     synchronized,
 )
 from tuning.pruning import MedianStoppingRule
@@ -40,6 +41,7 @@ _LAZY = {
     "Hyperband": "tuning.tuners",
     "RandomSearch": "tuning.tuners",
     "SklearnTuner": "tuning.sklearn_tuner",
+    "TPESearch": "tuning.tuners",
     "Tuner": "tuning.tuners",
 }
 # Modules reached as attributes (``kt.tuners.RandomSearch``), imported on first use.
@@ -75,6 +77,8 @@ __all__ = [
     "RandomSearch",
     "RandomSearchOracle",
     "SklearnTuner",
+    "TPEOracle",
+    "TPESearch",
     "Trial",
     "TrialStatus",
     "Tuner",

@@ -30,6 +30,7 @@ from tuning.oracles.bayesian import BayesianOptimizationOracle
 from tuning.oracles.grid_search import GridSearchOracle
 from tuning.oracles.hyperband import HyperbandOracle
 from tuning.oracles.random_search import RandomSearchOracle
+from tuning.oracles.tpe import TPEOracle
 from tuning.pruning import MedianStoppingRule
 from tuning.space import check_enqueued
 from tuning.trial import Trial
@@ -39,6 +40,7 @@ __all__ = [
     "GridSearch",
     "Hyperband",
     "RandomSearch",
+    "TPESearch",
     "Tuner",
 ]
 
@@ -309,6 +311,8 @@ class BayesianOptimization(Tuner):
         multi_objective: ``"signed_sum"`` (KerasTuner's score of a list of
             objectives, the default) or ``"pareto"`` (search for the Pareto
             front; see ``get_pareto_trials``).
+        sampler: ``"gp"`` (the Gaussian process), ``"tpe"`` or ``"auto"``
+            (see ``BayesianOptimizationOracle``).
         **kwargs: ``Tuner`` arguments.
 
     Example:
@@ -336,6 +340,7 @@ class BayesianOptimization(Tuner):
         max_consecutive_failed_trials: int = 3,
         pruning: MedianStoppingRule | None = None,
         multi_objective: str = "signed_sum",
+        sampler: str = "gp",
         **kwargs: Any,
     ) -> None:
         oracle = BayesianOptimizationOracle(
@@ -352,6 +357,56 @@ class BayesianOptimization(Tuner):
             max_consecutive_failed_trials=max_consecutive_failed_trials,
             pruning=pruning,
             multi_objective=multi_objective,
+            sampler=sampler,
+        )
+        super().__init__(oracle, hypermodel, **kwargs)
+
+
+class TPESearch(Tuner):
+    """The Tree-structured Parzen Estimator (see ``TPEOracle``): for large,
+    categorical or conditional spaces.
+
+    Args:
+        hypermodel: As ``RandomSearch``.
+        objective: As ``RandomSearch``.
+        max_trials: The most trials to run.
+        num_initial_points: Random trials before the model takes over (default 10).
+        seed: Makes the search repeatable.
+        hyperparameters: As ``RandomSearch``.
+        tune_new_entries: As ``RandomSearch``.
+        allow_new_entries: As ``RandomSearch``.
+        max_retries_per_trial: As ``RandomSearch``.
+        max_consecutive_failed_trials: As ``RandomSearch``.
+        pruning: As ``RandomSearch``.
+        **kwargs: ``Tuner`` arguments.
+    """
+
+    def __init__(
+        self,
+        hypermodel: Any = None,
+        objective: Any = None,
+        max_trials: int = 10,
+        num_initial_points: int = 10,
+        seed: int | None = None,
+        hyperparameters: HyperParameters | None = None,
+        tune_new_entries: bool = True,
+        allow_new_entries: bool = True,
+        max_retries_per_trial: int = 0,
+        max_consecutive_failed_trials: int = 3,
+        pruning: MedianStoppingRule | None = None,
+        **kwargs: Any,
+    ) -> None:
+        oracle = TPEOracle(
+            objective=objective,
+            max_trials=max_trials,
+            num_initial_points=num_initial_points,
+            seed=seed,
+            hyperparameters=hyperparameters,
+            tune_new_entries=tune_new_entries,
+            allow_new_entries=allow_new_entries,
+            max_retries_per_trial=max_retries_per_trial,
+            max_consecutive_failed_trials=max_consecutive_failed_trials,
+            pruning=pruning,
         )
         super().__init__(oracle, hypermodel, **kwargs)
 

@@ -78,8 +78,11 @@ def test_best_model_evaluates_to_the_best_score(tmp_path):
         lambda d: kt.Hyperband(
             build_dense, objective="val_accuracy", max_epochs=3, factor=3, directory=d
         ),
+        lambda d: kt.TPESearch(
+            build_dense, objective="val_loss", max_trials=4, num_initial_points=2, directory=d
+        ),
     ],
-    ids=["grid", "bayesian", "hyperband"],
+    ids=["grid", "bayesian", "hyperband", "tpe"],
 )
 def test_each_tuner_runs_end_to_end(tmp_path, make_tuner):
     tuner = make_tuner(tmp_path)

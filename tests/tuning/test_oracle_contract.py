@@ -1,9 +1,10 @@
 """The oracle contract: one suite run over every search algorithm.
 
 Each test states one promise of the ``Oracle`` interface and checks it for
-random search, grid search, Bayesian optimisation and Hyperband (synchronous
-and asynchronous), as Optuna's ``tests/samplers_tests/test_samplers.py`` does
-for its samplers and scikit-learn's ``check_estimator`` for its estimators.
+random search, grid search, Bayesian optimisation (Gaussian process, and
+its "auto" sampler), TPE and Hyperband (synchronous and asynchronous), as
+Optuna's ``tests/samplers_tests/test_samplers.py`` does for its samplers and
+scikit-learn's ``check_estimator`` for its estimators.
 
 The oracles are driven the way the search flow drives them: the space is
 declared through ``update_space`` before the first trial (the tuner builds the
@@ -30,6 +31,7 @@ from tuning.oracles import (
     HyperbandOracle,
     Oracle,
     RandomSearchOracle,
+    TPEOracle,
 )
 from tuning.oracles.base import values_key
 from tuning.trial import Trial, TrialStatus
@@ -47,6 +49,10 @@ FACTORIES: dict[str, Callable[..., Oracle]] = {
     "grid": GridSearchOracle,
     # Three random points, then the Gaussian process: short runs exercise both phases.
     "bayesian": lambda **kw: BayesianOptimizationOracle(num_initial_points=3, **kw),
+    "tpe": lambda **kw: TPEOracle(num_initial_points=3, **kw),
+    "bayesian-auto": lambda **kw: BayesianOptimizationOracle(
+        num_initial_points=3, sampler="auto", **kw
+    ),
     "hyperband": lambda **kw: HyperbandOracle(**HYPERBAND_SCHEDULE, **kw),
     "hyperband-async": lambda **kw: HyperbandOracle(**HYPERBAND_SCHEDULE, asynchronous=True, **kw),
 }
@@ -268,6 +274,8 @@ def test_stops_at_max_trials_and_keeps_saying_so(name, workers):
         ("random", 10),  # KerasTuner's default max_trials
         ("grid", SPACE_SIZE),  # max_trials=None: the whole grid
         ("bayesian", 10),
+        ("tpe", 10),
+        ("bayesian-auto", 10),
         ("hyperband", HYPERBAND_TRIALS),  # max_trials=None: one iteration of the schedule
         ("hyperband-async", None),  # ASHA promotes as results come: counted below
     ],
@@ -330,6 +338,8 @@ ROUND_TRIP_BUDGET = {
     "random": 14,
     "grid": 14,
     "bayesian": 14,
+    "tpe": 14,
+    "bayesian-auto": 14,
     "hyperband": None,
     "hyperband-async": None,
 }
@@ -433,6 +443,8 @@ EXHAUSTING = {
     "random": {"max_trials": None},
     "grid": {"max_trials": None},
     "bayesian": {"max_trials": None},
+    "tpe": {"max_trials": None},
+    "bayesian-auto": {"max_trials": None},
     # Three iterations want 3 x 17 = 51 new configurations out of 36.
     "hyperband": {"hyperband_iterations": 3},
     "hyperband-async": {"hyperband_iterations": 3},
@@ -451,7 +463,7 @@ def test_never_proposes_a_configuration_twice_even_when_the_space_runs_out(name)
         assert first_values.setdefault(trial_id, values) == values
     assert any(count > 1 for count in Counter(i for i, _ in search.proposals).values())
     configurations = {values_key(configuration(t.values)) for t in oracle.trials.values()}
-    if name in ("grid", "bayesian"):
+    if name in ("grid", "bayesian", "bayesian-auto"):
         assert len(configurations) == SPACE_SIZE  # documented: it stops once all were tried
     else:
         assert len(configurations) <= SPACE_SIZE

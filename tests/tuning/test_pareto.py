@@ -135,6 +135,7 @@ def test_maximised_objectives_are_negated_before_scalarising():
         ({"objective": "f1"}, "at least two objectives"),
         ({"pruning": MedianStoppingRule()}, "pruning is not supported"),
         ({"multi_objective": "hypervolume"}, "multi_objective must be one of"),
+        ({"sampler": "tpe"}, 'sampler must be "gp"'),
     ],
 )
 def test_bad_pareto_configurations_are_refused_before_any_trial(kwargs, match):

@@ -5,6 +5,7 @@ from tuning.oracles.bayesian import BayesianOptimizationOracle
 from tuning.oracles.grid_search import GridSearchOracle
 from tuning.oracles.hyperband import HyperbandOracle
 from tuning.oracles.random_search import RandomSearchOracle
+from tuning.oracles.tpe import TPEOracle
 
 __all__ = [
     "BayesianOptimizationOracle",
@@ -12,5 +13,6 @@ __all__ = [
     "HyperbandOracle",
     "Oracle",
     "RandomSearchOracle",
+    "TPEOracle",
     "synchronized",
 ]

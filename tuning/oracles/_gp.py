@@ -327,3 +327,12 @@ class GaussianProcess:
         grad_variance = -2.0 * weighted_grad(g * k_inv_k.T)
         grad_sigma = np.where(clipped[:, None], 0.0, grad_variance / (2.0 * sigma[:, None]))
         return mean - beta * sigma, grad_mean - beta * grad_sigma
+
+
+def warp(losses: np.ndarray) -> np.ndarray:
+    """A monotone log transform that tames a heavy upper tail of losses."""
+    low = float(np.min(losses))
+    spread = float(np.median(losses)) - low
+    if not np.isfinite(spread) or spread <= 0:
+        return losses
+    return np.log1p((losses - low) / spread)

@@ -1,10 +1,12 @@
 """Bayesian optimisation with a Gaussian process and a lower confidence bound.
 
 The first trials are quasi-random (scrambled Sobol points); after that each
-proposal fits a Gaussian process (``tuning.oracles._gp``) to the losses of the
-scored trials and picks the untried configuration that minimises
-``mu - beta * sigma``. With ``multi_objective="pareto"`` each proposal models a
-fresh random scalarisation of the objectives instead (ParEGO, ``_parego``).
+proposal fits a Gaussian process (``tuning.oracles._gp``) to the (log-warped)
+losses of the scored trials and picks the untried configuration that minimises
+``mu - beta * sigma``. With ``sampler="tpe"`` or ``"auto"`` the proposals may
+come from the TPE instead (``tuning.oracles.tpe``). With
+``multi_objective="pareto"`` each proposal models a fresh random scalarisation
+of the objectives instead (ParEGO, ``_parego``), with the Gaussian process.
 """
 
 from __future__ import annotations
@@ -17,15 +19,30 @@ import numpy as np
 import scipy.optimize
 from scipy.stats import qmc
 
-from tuning.hyperparameters import Choice, Fixed, Float, HyperParameter, HyperParameters, Int
+from tuning.hyperparameters import (
+    Boolean,
+    Choice,
+    Fixed,
+    Float,
+    HyperParameter,
+    HyperParameters,
+    Int,
+)
 from tuning.objective import MultiObjective
 from tuning.oracles import _gp, _parego
 from tuning.oracles._trials import pareto_trials
 from tuning.oracles.base import _MAX_COLLISIONS, Oracle, values_key
+from tuning.oracles.tpe import tpe_values
 from tuning.trial import Trial, TrialStatus
 
 __all__ = ["BayesianOptimizationOracle"]
 
+_SAMPLERS = ("gp", "tpe", "auto")
+# "auto" uses the TPE beyond this many tuned hyperparameters, or with unordered or
+# conditional ones.
+_AUTO_MAX_GP_DIMS = 10
+# Random (Sobol) trials before the TPE takes over, as Optuna's default.
+_TPE_INITIAL = 10
 # A value of the seed sequence that keeps the Sobol scrambling apart from ``_rng()``'s draws.
 _SOBOL_STREAM = 0x50B01
 # Encoded value of an ordinal column whose hyperparameter is inactive (see ``_Encoding``).
@@ -169,7 +186,8 @@ class BayesianOptimizationOracle(Oracle):
     The first ``num_initial_points`` scored trials come from a scrambled Sobol
     sequence. Then, at each proposal, the losses of the scored trials (the
     objective's score, negated for "max" objectives; pruned trials count with
-    the score they reached) are modelled by a Gaussian process with a Matérn
+    the score they reached), after a monotone log warp that tames a heavy
+    upper tail (``_gp.warp``), are modelled by a Gaussian process with a Matérn
     5/2 kernel with one length scale per column (one for all columns while
     there are at most 4 observations per column), fitted by maximum a
     posteriori under log-normal priors on the length scales and the noise
@@ -225,13 +243,22 @@ class BayesianOptimizationOracle(Oracle):
         max_retries_per_trial: See ``Oracle``.
         max_consecutive_failed_trials: See ``Oracle``.
         multi_objective: ``"signed_sum"`` (default, KerasTuner's score) or
-            ``"pareto"`` (search for the Pareto front of a list of objectives).
+            ``"pareto"`` (search for the Pareto front of a list of objectives,
+            with the Gaussian process).
+        sampler: ``"gp"`` (default): the Gaussian process. ``"tpe"``: the
+            Tree-structured Parzen Estimator of ``TPEOracle`` after 10
+            quasi-random trials (``alpha``, ``beta`` and
+            ``num_initial_points`` then do not apply). ``"auto"``: decided
+            at each proposal from the space as it stands: the TPE when a
+            tuned hyperparameter is an unordered ``Choice``, a ``Boolean``
+            or conditional, or when more than 10 are tuned; else the GP.
         **kwargs: Further ``Oracle`` options (``pruning``).
 
     Raises:
         ValueError: ``num_initial_points``, ``alpha`` or ``beta`` is negative;
-            ``multi_objective`` is unknown, or ``"pareto"`` with fewer than two
-            objectives or with ``pruning``.
+            ``sampler`` is not one of the three; ``multi_objective`` is
+            unknown, or ``"pareto"`` with fewer than two objectives, with
+            ``pruning`` or with a sampler other than ``"gp"``.
 
     Example:
         >>> oracle = BayesianOptimizationOracle(objective="val_loss", max_trials=20, seed=1)
@@ -256,12 +283,21 @@ class BayesianOptimizationOracle(Oracle):
         max_retries_per_trial: int = 0,
         max_consecutive_failed_trials: int = 3,
         multi_objective: str = "signed_sum",
+        sampler: str = "gp",
         **kwargs: Any,
     ) -> None:
         if multi_objective not in _MULTI_OBJECTIVE_MODES:
             raise ValueError(
                 f"multi_objective must be one of {_MULTI_OBJECTIVE_MODES}, got {multi_objective!r}."
             )
+        if sampler not in _SAMPLERS:
+            raise ValueError(f"sampler must be one of {_SAMPLERS}, got {sampler!r}.")
+        if multi_objective == "pareto" and sampler != "gp":
+            raise ValueError(
+                f'multi_objective="pareto" searches with the Gaussian process: sampler must be '
+                f'"gp", got {sampler!r}.'
+            )
+        self.sampler = sampler
         if num_initial_points is not None and int(num_initial_points) < 0:
             raise ValueError(f"num_initial_points must be >= 0, got {num_initial_points!r}.")
         if alpha < 0:
@@ -330,7 +366,11 @@ class BayesianOptimizationOracle(Oracle):
         if initial is None:
             initial = max(3 * encoding.num_tuned, 3)
         known = len(observed) + len(self._priors)
-        if not known or known < initial:
+        if self._uses_tpe(encoding):
+            values = tpe_values(self, observed) if len(observed) >= _TPE_INITIAL else None
+            if values is None:
+                values = self._sobol_values(encoding)
+        elif not known or known < initial:
             values = self._sobol_values(encoding)
         else:
             values = self._model_values(encoding, observed)
@@ -339,6 +379,16 @@ class BayesianOptimizationOracle(Oracle):
         if values is None:
             return {"status": TrialStatus.STOPPED}
         return {"status": TrialStatus.RUNNING, "values": values}
+
+    def _uses_tpe(self, encoding: _Encoding) -> bool:
+        """Whether this proposal comes from the TPE (see ``sampler``)."""
+        if self.sampler != "auto":
+            return self.sampler == "tpe"
+        tuned = [hp for hp, cols in zip(encoding.space, encoding.columns, strict=True) if cols]
+        return len(tuned) > _AUTO_MAX_GP_DIMS or any(
+            hp.conditions or isinstance(hp, Boolean) or (isinstance(hp, Choice) and not hp.ordered)
+            for hp in tuned
+        )
 
     def _sobol_values(self, encoding: _Encoding) -> dict[str, Any] | None:
         """The next untried Sobol point, or None after ``_MAX_COLLISIONS`` repeats."""
@@ -398,7 +448,8 @@ class BayesianOptimizationOracle(Oracle):
         losses = (
             np.clip(losses, finite.min(), finite.max()) if finite.size else np.zeros(len(losses))
         )
-        y, _, _ = _gp.normalise(losses)
+        # ParEGO's scalarisations are bounded already (normalised objectives): no warp.
+        y, _, _ = _gp.normalise(losses if self.pareto else _gp.warp(losses))
         theta = self._kernel_hyperparameters(x, y)
         scored = {t.trial_id for t in observed}
         pending = [t for t in self.ongoing_trials.values() if t.trial_id not in scored]
@@ -520,5 +571,6 @@ class BayesianOptimizationOracle(Oracle):
             alpha=self.alpha,
             beta=self.beta,
             multi_objective=self.multi_objective,
+            sampler=self.sampler,
         )
         return config
