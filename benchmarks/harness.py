@@ -247,15 +247,15 @@ def _incumbent_trace(
 
     On the multi-fidelity Hartmann-6 the incumbent is the best evaluation at
     the highest fidelity seen so far, and its regret is that of its
-    configuration at full fidelity. On the training problem it is the best
-    validation error seen at any epoch (the model one would keep).
+    configuration at full fidelity. On the training problems it is the best
+    validation result seen at any epoch (the model one would keep).
     """
     costs: list[float] = []
     regrets: list[float] = []
     top, best = 0, math.inf
     incumbent: dict[str, Any] | None = None
     for ev in evaluations:
-        if isinstance(problem, DigitsMLP):
+        if not isinstance(problem, MFHartmann6):
             if ev.value < best:
                 best = ev.value
                 costs.append(ev.cost)
