@@ -42,11 +42,12 @@ _FINAL = (TrialStatus.COMPLETED, TrialStatus.STOPPED, TrialStatus.FAILED)
 _SAMPLERS = ("random", "model")
 # The model: built once this many more configurations than tuned hyperparameters have a
 # result; the best ``_GOOD_FRACTION`` of them (BOHB's ``top_n_percent``, at least
-# ``_MIN_GOOD``) are the good ones, and each proposal is the best of ``_CANDIDATES`` draws.
+# ``_MIN_GOOD``) are the good ones, and each proposal is the best of ``_CANDIDATES`` draws
+# (Optuna's TPE draws 24 too).
 _EXTRA_POINTS = 2
 _GOOD_FRACTION = 0.15
 _MIN_GOOD = 2
-_CANDIDATES = 64
+_CANDIDATES = 24
 
 
 def _without_tuner_keys(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -99,7 +100,7 @@ class HyperbandOracle(Oracle):
     result there (as Optuna's TPE ranks pruned trials below finished ones),
     so the good ones are those that went furthest and did best there. The
     best 15 % (at least two) and the rest each get a kernel density
-    estimate, and the configuration proposed is, of 64 drawn from the good
+    estimate, and the configuration proposed is, of 24 drawn from the good
     density with widened kernels, the untried one where good is most likely
     relative to bad (``tuning.oracles._density``). A failed trial ranks
     last. Until as many configurations as tuned hyperparameters plus two
