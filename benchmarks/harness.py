@@ -67,6 +67,8 @@ MF_ARMS = (
     "hyperflow-bayesian",
     "hyperflow-hyperband",
     "hyperflow-hyperband-async",
+    "hyperflow-bohb",
+    "hyperflow-bohb-async",
     "kt-hyperband",
     "optuna-tpe-hyperband",
     "optuna-tpe-sha",
@@ -76,6 +78,8 @@ DIGITS_ARMS = (
     "hyperflow-bayesian",
     "hyperflow-hyperband",
     "hyperflow-hyperband-async",
+    "hyperflow-bohb",
+    "hyperflow-bohb-async",
     "kt-random",
     "kt-bayesian",
     "kt-hyperband",
@@ -1489,6 +1493,8 @@ _COLOUR = {
     "bayesian": "C1",
     "hyperband": "C3",
     "hyperflow-hyperband-async": "C4",
+    "hyperflow-bohb": "C2",
+    "hyperflow-bohb-async": "C6",
     "optuna-tpe-sha": "C5",
 }
 
