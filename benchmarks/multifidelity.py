@@ -125,8 +125,9 @@ def render(results: dict[str, Any]) -> str:
         f"--slow-seeds {results['slow_seeds']} --problems {results['problems']}`.",
         "",
         f"Seeds 1..{results['seeds']} on mf-hartmann6, 1..{results['slow_seeds']} on the "
-        "training problems, the same for every arm. Median regret of the incumbent [quartiles] at a cost of 10 and 25 full "
-        "evaluations. Hyperband: factor 3, KerasTuner's schedule; the bohb arms are "
+        "training problems, the same for every arm. Median regret of the incumbent "
+        "[quartiles] at a cost of 10 and 25 full evaluations. Hyperband: factor 3, "
+        "KerasTuner's schedule; the bohb arms are "
         '`HyperbandOracle(sampler="model")` with its defaults (random_fraction 0.15). '
         "optuna-tpe-sha: Optuna's TPE with its SuccessiveHalvingPruner (min_resource 1, "
         "reduction factor 3), reporting every epoch. Incumbent: on mf-hartmann6 the best result "
