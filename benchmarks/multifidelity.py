@@ -1,6 +1,6 @@
 """Model-guided Hyperband (BOHB) against random Hyperband and Optuna's TPE + successive halving.
 
-    python -m benchmarks.multifidelity                    # 10 seeds; 3 on the training problems
+    python -m benchmarks.multifidelity                    # 10 seeds on every problem, ~20 min
     python -m benchmarks.multifidelity --seeds 3 --slow-seeds 1   # a quick look
 
 Three epoch-based problems: the multi-fidelity Hartmann-6 of the quick suite
@@ -184,7 +184,7 @@ def rerender(output: Path = RESULTS) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, default=10)
-    parser.add_argument("--slow-seeds", type=int, default=3)
+    parser.add_argument("--slow-seeds", type=int, default=10)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument(
