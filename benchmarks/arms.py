@@ -70,6 +70,8 @@ ARMS: dict[str, Arm] = {
         Arm("hyperflow-auto", "hyperflow", "bayesian"),
         Arm("hyperflow-hyperband", "hyperflow", "hyperband", multi_fidelity=True),
         Arm("hyperflow-hyperband-async", "hyperflow", "hyperband", multi_fidelity=True),
+        Arm("hyperflow-bohb", "hyperflow", "hyperband", multi_fidelity=True),
+        Arm("hyperflow-bohb-async", "hyperflow", "hyperband", multi_fidelity=True),
         Arm("kt-random", "keras-tuner", "random"),
         Arm("kt-bayesian", "keras-tuner", "bayesian"),
         Arm("kt-hyperband", "keras-tuner", "hyperband", multi_fidelity=True),
@@ -237,7 +239,8 @@ def _oracle(arm: str, budget: int | None, seed: int, max_epochs: int) -> _Oracle
                 factor=_FACTOR,
                 hyperband_iterations=_ITERATIONS,
                 seed=seed,
-                asynchronous=arm == "hyperflow-hyperband-async",
+                asynchronous=arm.endswith("-async"),
+                sampler="model" if arm.startswith("hyperflow-bohb") else "random",
             )
         return _OracleDriver(oracle, keras_tuner=False)
     import keras_tuner as kt

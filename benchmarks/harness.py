@@ -67,6 +67,8 @@ MF_ARMS = (
     "hyperflow-bayesian",
     "hyperflow-hyperband",
     "hyperflow-hyperband-async",
+    "hyperflow-bohb",
+    "hyperflow-bohb-async",
     "kt-hyperband",
     "optuna-tpe-hyperband",
     "optuna-tpe-sha",
@@ -76,6 +78,8 @@ DIGITS_ARMS = (
     "hyperflow-bayesian",
     "hyperflow-hyperband",
     "hyperflow-hyperband-async",
+    "hyperflow-bohb",
+    "hyperflow-bohb-async",
     "kt-random",
     "kt-bayesian",
     "kt-hyperband",
@@ -247,15 +251,15 @@ def _incumbent_trace(
 
     On the multi-fidelity Hartmann-6 the incumbent is the best evaluation at
     the highest fidelity seen so far, and its regret is that of its
-    configuration at full fidelity. On the training problem it is the best
-    validation error seen at any epoch (the model one would keep).
+    configuration at full fidelity. On the training problems it is the best
+    validation result seen at any epoch (the model one would keep).
     """
     costs: list[float] = []
     regrets: list[float] = []
     top, best = 0, math.inf
     incumbent: dict[str, Any] | None = None
     for ev in evaluations:
-        if isinstance(problem, DigitsMLP):
+        if not isinstance(problem, MFHartmann6):
             if ev.value < best:
                 best = ev.value
                 costs.append(ev.cost)
@@ -1489,6 +1493,8 @@ _COLOUR = {
     "bayesian": "C1",
     "hyperband": "C3",
     "hyperflow-hyperband-async": "C4",
+    "hyperflow-bohb": "C2",
+    "hyperflow-bohb-async": "C6",
     "optuna-tpe-sha": "C5",
 }
 

@@ -433,6 +433,11 @@ class Hyperband(Tuner):
         max_trials: Caps the number of trials (None: Hyperband's own count).
         asynchronous: Promote as soon as a rung has enough results (ASHA),
             so that no worker waits for a round to finish.
+        sampler: ``"random"`` (KerasTuner's behaviour) or ``"model"``: new
+            configurations proposed by a model of the results (BOHB); see
+            ``HyperbandOracle``.
+        random_fraction: With ``sampler="model"``, the share of new
+            configurations still drawn at random.
         **kwargs: ``Tuner`` arguments.
     """
 
@@ -451,6 +456,8 @@ class Hyperband(Tuner):
         max_consecutive_failed_trials: int = 3,
         max_trials: int | None = None,
         asynchronous: bool = False,
+        sampler: str = "random",
+        random_fraction: float = 0.15,
         **kwargs: Any,
     ) -> None:
         oracle = HyperbandOracle(
@@ -466,6 +473,8 @@ class Hyperband(Tuner):
             max_consecutive_failed_trials=max_consecutive_failed_trials,
             max_trials=max_trials,
             asynchronous=asynchronous,
+            sampler=sampler,
+            random_fraction=random_fraction,
         )
         super().__init__(oracle, hypermodel, **kwargs)
 

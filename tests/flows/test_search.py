@@ -103,6 +103,26 @@ def test_hyperband_promoted_trials_start_from_their_parent(tmp_path):
         assert trial.values["tuner/initial_epoch"] > 0
 
 
+def test_model_guided_hyperband_runs_in_the_flow(tmp_path):
+    # Two tuned hyperparameters: the model proposes the fifth new configuration on.
+    tuner = kt.Hyperband(
+        build_dense,
+        objective="val_accuracy",
+        max_epochs=3,
+        factor=3,
+        sampler="model",
+        random_fraction=0.0,
+        seed=4,
+        directory=tmp_path,
+    )
+    tuner.search(**FIT)
+    trials = list(tuner.oracle.trials.values())
+    assert len(trials) == 6  # KerasTuner's schedule for (3, 3)
+    assert all(t.status == kt.TrialStatus.COMPLETED for t in trials)
+    assert tuner.oracle._model() is not None
+    assert len(_runs(tuner, "trial")) == len(trials)
+
+
 class _FunctionTuner(kt.RandomSearch):
     def run_trial(self, trial, *args, **kwargs):
         x = trial.hyperparameters.Float("x", -1.0, 1.0)

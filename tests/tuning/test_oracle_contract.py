@@ -2,8 +2,9 @@
 
 Each test states one promise of the ``Oracle`` interface and checks it for
 random search, grid search, Bayesian optimisation (Gaussian process, and
-its "auto" sampler), TPE and Hyperband (synchronous and asynchronous), as
-Optuna's ``tests/samplers_tests/test_samplers.py`` does for its samplers and
+its "auto" sampler), TPE and Hyperband (synchronous and asynchronous,
+drawing at random or from a model), as Optuna's
+``tests/samplers_tests/test_samplers.py`` does for its samplers and
 scikit-learn's ``check_estimator`` for its estimators.
 
 The oracles are driven the way the search flow drives them: the space is
@@ -55,10 +56,15 @@ FACTORIES: dict[str, Callable[..., Oracle]] = {
     ),
     "hyperband": lambda **kw: HyperbandOracle(**HYPERBAND_SCHEDULE, **kw),
     "hyperband-async": lambda **kw: HyperbandOracle(**HYPERBAND_SCHEDULE, asynchronous=True, **kw),
+    # Model-guided (BOHB): the model takes over after six results (4 tuned + 2).
+    "bohb": lambda **kw: HyperbandOracle(**HYPERBAND_SCHEDULE, sampler="model", **kw),
+    "bohb-async": lambda **kw: HyperbandOracle(
+        **HYPERBAND_SCHEDULE, sampler="model", asynchronous=True, **kw
+    ),
 }
 ALL = list(FACTORIES)
 RANDOMISED = [name for name in ALL if name != "grid"]
-HYPERBANDS = ("hyperband", "hyperband-async")
+HYPERBANDS = ("hyperband", "hyperband-async", "bohb", "bohb-async")
 
 
 def make_oracle(name: str, **kwargs: Any) -> Oracle:
@@ -278,6 +284,8 @@ def test_stops_at_max_trials_and_keeps_saying_so(name, workers):
         ("bayesian-auto", 10),
         ("hyperband", HYPERBAND_TRIALS),  # max_trials=None: one iteration of the schedule
         ("hyperband-async", None),  # ASHA promotes as results come: counted below
+        ("bohb", HYPERBAND_TRIALS),
+        ("bohb-async", None),
     ],
 )
 def test_default_budget_is_the_documented_one(name, budget):
@@ -342,6 +350,8 @@ ROUND_TRIP_BUDGET = {
     "bayesian-auto": 14,
     "hyperband": None,
     "hyperband-async": None,
+    "bohb": None,
+    "bohb-async": None,
 }
 
 
@@ -448,6 +458,8 @@ EXHAUSTING = {
     # Three iterations want 3 x 17 = 51 new configurations out of 36.
     "hyperband": {"hyperband_iterations": 3},
     "hyperband-async": {"hyperband_iterations": 3},
+    "bohb": {"hyperband_iterations": 3},
+    "bohb-async": {"hyperband_iterations": 3},
 }
 
 

@@ -10,6 +10,11 @@ most aggressive, down to 0) has ``b + 1`` rounds; round ``r`` holds
 trained to ``ceil(max_epochs / factor**(b - r))`` epochs. A trial of round
 ``r >= 1`` is a new trial that copies a trial of round ``r - 1`` of the same
 bracket and continues its training from that trial's best-epoch weights.
+
+With ``sampler="model"`` the new configurations of round 0 come from a model
+of the results, as in BOHB (Falkner et al., "BOHB: Robust and Efficient
+Hyperparameter Optimization at Scale", ICML 2018): a density-ratio model
+(``tuning.oracles._density``) of the largest budget with enough results.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from tuning.hyperparameters import HyperParameters
+from tuning.oracles._density import DensityRatio, modelled
 from tuning.oracles.base import Oracle, values_key
 from tuning.trial import Trial, TrialStatus
 
@@ -33,6 +39,15 @@ _TUNER_KEYS = (
 )
 # Trials that will not run again; an INVALID trial still waits for its retry.
 _FINAL = (TrialStatus.COMPLETED, TrialStatus.STOPPED, TrialStatus.FAILED)
+_SAMPLERS = ("random", "model")
+# The model: built once this many more configurations than tuned hyperparameters have a
+# result; the best ``_GOOD_FRACTION`` of them (BOHB's ``top_n_percent``, at least
+# ``_MIN_GOOD``) are the good ones, and each proposal is the best of ``_CANDIDATES`` draws
+# (Optuna's TPE draws 24 too).
+_EXTRA_POINTS = 2
+_GOOD_FRACTION = 0.15
+_MIN_GOOD = 2
+_CANDIDATES = 24
 
 
 def _without_tuner_keys(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -76,6 +91,23 @@ class HyperbandOracle(Oracle):
     promoted; a round that has fewer promotable trials than its size
     promotes them all. Neither are pruned (STOPPED) trials promoted.
 
+    Sampling (``sampler``): by default every new configuration is drawn at
+    random (KerasTuner's behaviour). With ``sampler="model"`` (BOHB; in
+    either mode) a fraction ``random_fraction`` is still drawn at random and
+    the others are proposed by a model of the results. Each configuration
+    counts with its result at the largest budget (``tuner/epochs``) it
+    reached; configurations rank by that budget, larger first, then by their
+    result there (as Optuna's TPE ranks pruned trials below finished ones),
+    so the good ones are those that went furthest and did best there. The
+    best 15 % (at least two) and the rest each get a kernel density
+    estimate, and the configuration proposed is, of 24 drawn from the good
+    density with widened kernels, the untried one where good is most likely
+    relative to bad (``tuning.oracles._density``). A failed trial ranks
+    last. Until as many configurations as tuned hyperparameters plus two
+    have a result, or when every candidate was tried already, the
+    configuration is random. The schedule (brackets, rounds, epochs,
+    promotions) is the same with either sampler.
+
     Args:
         objective: See ``Oracle``.
         max_epochs: The most epochs one model is trained (default 100).
@@ -91,11 +123,17 @@ class HyperbandOracle(Oracle):
         asynchronous: Promote as results arrive (ASHA) instead of round by round.
         max_trials: Caps the number of trials, promoted ones included; None
             for the schedule's own count.
+        sampler: ``"random"`` (default) or ``"model"``: how new
+            configurations are chosen (see above).
+        random_fraction: With ``sampler="model"``, the share of new
+            configurations still drawn at random (default 0.15; BOHB uses 1/3,
+            which did worse in ``benchmarks/results/multifidelity.md``).
         **kwargs: Further ``Oracle`` options (``pruning``).
 
     Raises:
         ValueError: ``max_epochs`` is below 1, ``factor`` below 2 or
-            ``hyperband_iterations`` below 1 (or one is not an integer).
+            ``hyperband_iterations`` below 1 (or one is not an integer);
+            ``sampler`` is unknown or ``random_fraction`` not in [0, 1].
 
     Example:
         >>> oracle = HyperbandOracle(objective="val_loss", max_epochs=10, factor=3, seed=1)
@@ -120,8 +158,14 @@ class HyperbandOracle(Oracle):
         max_consecutive_failed_trials: int = 3,
         asynchronous: bool = False,
         max_trials: int | None = None,
+        sampler: str = "random",
+        random_fraction: float = 0.15,
         **kwargs: Any,
     ) -> None:
+        if sampler not in _SAMPLERS:
+            raise ValueError(f"sampler must be one of {_SAMPLERS}, got {sampler!r}.")
+        if not 0.0 <= random_fraction <= 1.0:
+            raise ValueError(f"random_fraction must be in [0, 1], got {random_fraction!r}.")
         for name, value, least in (
             ("max_epochs", max_epochs, 1),
             ("factor", factor, 2),
@@ -144,6 +188,8 @@ class HyperbandOracle(Oracle):
         self.factor = factor
         self.hyperband_iterations = hyperband_iterations
         self.asynchronous = bool(asynchronous)
+        self.sampler = sampler
+        self.random_fraction = float(random_fraction)
 
     def _reset_state(self) -> None:
         super()._reset_state()
@@ -278,8 +324,8 @@ class HyperbandOracle(Oracle):
         return {self.trials[t].values["tuner/trial_id"] for t in record["rounds"][round_]}
 
     def _new_trial(self, trial_id: str, record: dict[str, Any]) -> dict[str, Any] | None:
-        """A round-0 trial with enqueued or random values; None (and the round closed) if none."""
-        values = self._queued.pop(0) if self._queued else self._random_values()
+        """A round-0 trial with enqueued or sampled values; None (and the round closed) if none."""
+        values = self._queued.pop(0) if self._queued else self._proposal()
         if values is None:
             record["exhausted"] = True
             return None
@@ -291,6 +337,47 @@ class HyperbandOracle(Oracle):
             "status": TrialStatus.RUNNING,
             "values": {**values, **self._schedule_values(record["bracket"], 0)},
         }
+
+    def _proposal(self) -> dict[str, Any] | None:
+        """The sampler's new configuration: the model's, else random (None if exhausted)."""
+        if self.sampler == "model" and self._rng().random() >= self.random_fraction:
+            model = self._model()
+            if model is not None:
+                for values in model.propose(self._rng(), _CANDIDATES):
+                    if values_key(values) not in self._tried:
+                        return values
+        return self._random_values()
+
+    def _model(self) -> DensityRatio | None:
+        """The density-ratio model of every configuration's furthest result, or None if too few.
+
+        A configuration's result is the one at the largest budget it reached;
+        configurations rank by that budget (larger first), then by loss there.
+        """
+        furthest: dict[str, tuple[int, float, dict[str, Any]]] = {}
+        for trial in self.trials.values():
+            if trial.status == TrialStatus.FAILED:
+                loss = math.inf
+            elif trial.status in _FINAL and trial.score is not None and not math.isnan(trial.score):
+                loss = self.objective.loss(float(trial.score))
+            else:
+                continue
+            budget = int(trial.values.get("tuner/epochs", 0))
+            config = _without_tuner_keys(trial.values)
+            key = values_key(config)
+            if key not in furthest or (-budget, loss) < (-furthest[key][0], furthest[key][1]):
+                furthest[key] = (budget, loss, config)
+        needed = len(modelled(self.hyperparameters.space, self._is_tuned)) + _EXTRA_POINTS
+        if len(furthest) < needed:
+            return None
+        ranked = sorted(furthest.values(), key=lambda entry: (-entry[0], entry[1]))
+        return DensityRatio(
+            self.hyperparameters.space,
+            self._is_tuned,
+            [config for _, _, config in ranked],
+            list(range(len(ranked))),
+            max(_MIN_GOOD, math.ceil(_GOOD_FRACTION * len(ranked))),
+        )
 
     def _promote(
         self, trial_id: str, record: dict[str, Any], round_: int, parent: Trial
@@ -355,4 +442,6 @@ class HyperbandOracle(Oracle):
             "factor": self.factor,
             "hyperband_iterations": self.hyperband_iterations,
             "asynchronous": self.asynchronous,
+            "sampler": self.sampler,
+            "random_fraction": self.random_fraction,
         }
