@@ -13,7 +13,6 @@ name the search.
 from __future__ import annotations
 
 import contextlib
-import gc
 import os
 import queue
 import re
@@ -185,31 +184,6 @@ def _task_runner(task_runner: Any, dask_address: str | None, max_concurrent_tria
 
 
 @contextlib.contextmanager
-def _long_lived_objects_frozen() -> Iterator[None]:
-    """Keeps Python's cyclic collector off the objects that were alive before the search.
-
-    A process that has imported Prefect and MLflow holds ~600,000 objects that
-    outlive any search; Python's full collection walks them all (0.4-0.7 s on
-    2 cores) whenever ~150,000 new objects have outlived two younger
-    collections, which the flow's own bookkeeping does every 15-20 trials:
-    every slot stalls meanwhile. They are frozen (``gc.freeze``, no
-    collection) while the search runs. A trial that builds a model in this
-    process still collects, and freezes what the build left, as a worker
-    process does (``tuning.heap.adopt``). Left as it is where something froze
-    objects already.
-    """
-    if gc.get_freeze_count():
-        yield
-        return
-    gc.freeze()
-    heap.adopt()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
-
-
-@contextlib.contextmanager
 def _heartbeats_where_heard() -> Iterator[None]:
     """No flow-run heartbeats on Prefect's temporary local server, unless the user set them.
 
@@ -292,7 +266,7 @@ def run_search(
         # (this machine may have no network), unless the user asked for it.
         os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     runs_on = _task_runner(task_runner, dask_address, max_concurrent_trials)
-    with quiet_prefect_console(), _heartbeats_where_heard(), _long_lived_objects_frozen():
+    with quiet_prefect_console(), _heartbeats_where_heard(), heap.frozen_while_searching():
         try:
             with _sigterm_as_interrupt():
                 return search_flow(engine, runner).with_options(task_runner=runs_on)(

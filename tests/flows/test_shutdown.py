@@ -43,16 +43,19 @@ def test_sigterm_ends_a_search_as_ctrl_c_does_and_leaves_no_process(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
     env["PYTHONPATH"] = str(ROOT)  # this checkout's code, not an installed copy
     env.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
-    search = subprocess.Popen(
-        [sys.executable, str(SCRIPT), str(tmp_path), "500", "2", "worker"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    log = tmp_path / "search.log"
+    with log.open("wb") as output:
+        search = subprocess.Popen(
+            [sys.executable, str(SCRIPT), str(tmp_path), "500", "2", "worker"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=output,
+        )
     try:
         deadline = time.monotonic() + 240
         while _completed(tmp_path) < 2:
-            assert search.poll() is None and time.monotonic() < deadline, "no trial completed"
+            running = search.poll() is None and time.monotonic() < deadline
+            assert running, f"no trial completed; its stderr ends: {log.read_text()[-3000:]}"
             time.sleep(0.2)
         below = descendants(search.pid)
         commands = [cmdline(pid) for pid in below]

@@ -72,3 +72,18 @@ def test_an_adopted_heap_is_frozen_again_on_top_of_the_parents_freeze(monkeypatc
     heap.adopt()
     heap.collect()
     assert frozen()
+
+
+def test_a_search_freezes_the_heap_and_leaves_it_as_it_was():
+    heap.thaw()
+    gc.unfreeze()
+    with heap.frozen_while_searching():
+        assert gc.get_freeze_count() > 0
+        heap.collect()  # a trial's build in this process freezes on top
+    assert gc.get_freeze_count() == 0
+    gc.freeze()  # someone else's freeze afterwards is still theirs
+    frozen = gc.get_freeze_count()
+    heap.collect()
+    heap.thaw()
+    assert gc.get_freeze_count() > frozen // 2
+    gc.unfreeze()
