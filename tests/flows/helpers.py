@@ -33,3 +33,22 @@ def build_dense(hp):
         metrics=["accuracy"],
     )
     return model
+
+
+def store_client(directory):
+    """An MLflow client of a search's SQLite store in ``directory``, safe beside the search.
+
+    MLflow creates a new database's tables on first use, and two processes doing
+    it at once fail ("table ... already exists"), the search included. The first
+    use here takes the store's own init lock, as the search's does.
+    """
+    from mlflow.tracking import MlflowClient
+
+    from tuning.store._sqlite import init_lock, sqlite_path
+    from tuning.store.connection import resolve_tracking_uri
+
+    uri = resolve_tracking_uri(directory)
+    client = MlflowClient(tracking_uri=uri)
+    with init_lock(sqlite_path(uri)):
+        client.search_experiments(max_results=1)
+    return client

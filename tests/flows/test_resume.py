@@ -15,13 +15,14 @@ from mlflow.tracking import MlflowClient
 from prefect.settings import PREFECT_API_URL
 
 import tuning as kt
+from tests.flows.helpers import store_client
 from tests.flows.killable_search import make_tuner
 
 SCRIPT = Path(__file__).with_name("killable_search.py")
 
 
 def _trial_runs(directory: Path):
-    client = MlflowClient(tracking_uri=f"sqlite:///{directory}/mlflow.db")
+    client = store_client(directory)
     experiment = client.get_experiment_by_name("killed")
     if experiment is None:
         return []

@@ -10,9 +10,9 @@ import time
 from pathlib import Path
 
 import pytest
-from mlflow.tracking import MlflowClient
 from prefect.settings import PREFECT_API_URL
 
+from tests.flows.helpers import store_client
 from tests.flows.processes import cmdline, descendants, start_time, wait_gone
 
 SCRIPT = Path(__file__).with_name("killable_search.py")
@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _runs(directory: Path, kind: str) -> list:
-    client = MlflowClient(tracking_uri=f"sqlite:///{directory}/mlflow.db")
+    client = store_client(directory)
     experiment = client.get_experiment_by_name("killed")
     if experiment is None:
         return []
