@@ -38,9 +38,10 @@ def build_dense(hp):
 def store_client(directory):
     """An MLflow client of a search's SQLite store in ``directory``, safe beside the search.
 
-    MLflow creates a new database's tables on first use, and two processes doing
-    it at once fail ("table ... already exists"), the search included. The first
-    use here takes the store's own init lock, as the search's does.
+    MLflow creates a new database's tables when a client is made, and two
+    processes doing it at once fail ("table ... already exists"), the search
+    included. The client is made under the store's own init lock, as the
+    search's is.
     """
     from mlflow.tracking import MlflowClient
 
@@ -48,7 +49,5 @@ def store_client(directory):
     from tuning.store.connection import resolve_tracking_uri
 
     uri = resolve_tracking_uri(directory)
-    client = MlflowClient(tracking_uri=uri)
-    with init_lock(sqlite_path(uri)):
-        client.search_experiments(max_results=1)
-    return client
+    with init_lock(sqlite_path(uri)):  # the client creates the tables as it is made
+        return MlflowClient(tracking_uri=uri)

@@ -294,7 +294,9 @@ class MlflowConnection(ArtifactsMixin):
         from mlflow import MlflowClient
         from mlflow.entities import LifecycleStage
 
-        client = self._client_ or MlflowClient(tracking_uri=self.tracking_uri)
+        # Making a client migrates a database another process may be creating: one at a time.
+        with _sqlite.init_lock(db_path):
+            client = self._client_ or MlflowClient(tracking_uri=self.tracking_uri)
         experiment = self.retry(client.get_experiment_by_name, self.project_name)
         return experiment is not None and experiment.lifecycle_stage != LifecycleStage.DELETED
 
