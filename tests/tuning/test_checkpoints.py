@@ -10,6 +10,8 @@ import pytest
 from mlflow import MlflowClient
 
 import tuning as kt
+from tests.tuning import tiny_keras
+from tests.tuning.tiny_keras import tiny_data
 from tuning import heap
 from tuning.checkpoints import PROGRESS_FOLDER, CheckpointPolicy
 
@@ -22,25 +24,9 @@ def _thaw_heap():
     heap.thaw()
 
 
-def _data(n: int = 48):
-    rng = np.random.default_rng(0)
-    x = rng.random((n, 4)).astype("float32")
-    y = (x.sum(axis=1) > 2).astype("int64")
-    return x, y
-
-
 def build_classifier(hp):
-    import keras
-
-    model = keras.Sequential(
-        [
-            keras.Input(shape=(4,)),
-            keras.layers.Dense(hp.Int("units", 2, 4, step=2), activation="relu"),
-            keras.layers.Dense(2, activation="softmax"),
-        ]
-    )
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
-    return model
+    """The tiny classifier without metrics: a trial's curves hold its loss alone."""
+    return tiny_keras.build_classifier(hp, metrics=())
 
 
 class _Died(BaseException):
@@ -86,12 +72,12 @@ def _sampled(tuner: kt.Tuner, overwrite: bool):
     return spec
 
 
-FIT = {"epochs": 3, "shuffle": False, "verbose": 0, "validation_data": _data()}
+FIT = {"epochs": 3, "shuffle": False, "verbose": 0, "validation_data": tiny_data()}
 
 
 def test_a_trial_interrupted_in_its_second_execution_continues_there_in_its_run(directory):
     project = f"resumed-{next(_projects)}"
-    x, y = _data()
+    x, y = tiny_data()
     _trained.clear()
     tuner = _tuner(directory, project, executions_per_trial=2, checkpoint_every=1)
     spec = _sampled(tuner, overwrite=True)
@@ -138,7 +124,7 @@ def test_once_an_execution_is_pruned_the_others_are_not_trained(directory):
         directory, f"pruned-{next(_projects)}", executions_per_trial=3, pruning=_StopsAtOnce()
     )
     spec = _sampled(tuner, overwrite=True)
-    x, y = _data()
+    x, y = tiny_data()
 
     result = tuner.executor.execute(spec, (x, y), {**FIT, "callbacks": [_epochs()]})
 

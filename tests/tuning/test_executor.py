@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import tuning as kt
+from tests.tuning.tiny_keras import build_classifier, tiny_data
 from tuning import heap
 from tuning.executor import BUILD_CONFIG_ARTIFACT, MODEL_CONFIG_ARTIFACT, WEIGHTS_ARTIFACT
 
@@ -20,27 +21,6 @@ def _thaw_heap():
     """Builds freeze the heap (``heap.collect``); a search thaws it at its end, so do we."""
     yield
     heap.thaw()
-
-
-def _data(n: int = 48):
-    rng = np.random.default_rng(0)
-    x = rng.random((n, 4)).astype("float32")
-    y = (x.sum(axis=1) > 2).astype("int64")
-    return x, y
-
-
-def build_classifier(hp):
-    import keras
-
-    model = keras.Sequential(
-        [
-            keras.Input(shape=(4,)),
-            keras.layers.Dense(hp.Int("units", 2, 4, step=2), activation="relu"),
-            keras.layers.Dense(2, activation="softmax"),
-        ]
-    )
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    return model
 
 
 def _opened(tuner: kt.Tuner):
@@ -67,7 +47,7 @@ def test_a_keras_trial_records_each_epoch_and_uploads_its_best_weights(directory
 
     tuner = _tuner(directory)
     spec = _opened(tuner)
-    x, y = _data()
+    x, y = tiny_data()
 
     result = tuner.executor.execute(
         spec, (x, y), {"epochs": 3, "validation_split": 0.25, "verbose": 0}
@@ -143,7 +123,7 @@ def build_recording_seed(hp):
 def test_each_execution_and_its_retrain_are_seeded_alike(directory):
     tuner = _tuner(directory, hypermodel=build_recording_seed, executions_per_trial=2)
     spec = _opened(tuner)
-    x, y = _data()
+    x, y = tiny_data()
     _draws.clear()
 
     result = tuner.executor.execute(spec, (x, y), {"epochs": 1, "verbose": 0})
