@@ -3,7 +3,8 @@
 The first trials are quasi-random (scrambled Sobol points); after that each
 proposal fits a Gaussian process (``tuning.oracles._gp``) to the (log-warped)
 losses of the scored trials and picks the untried configuration that minimises
-``mu - beta * sigma``. With ``sampler="tpe"`` or ``"auto"`` the proposals may
+``mu - beta * sigma``, every other time within a trust region around the best
+point (``_trust_region``). With ``sampler="tpe"`` or ``"auto"`` the proposals may
 come from the TPE instead (``tuning.oracles.tpe``). With
 ``multi_objective="pareto"`` each proposal models a fresh random scalarisation
 of the objectives instead (ParEGO, ``_parego``), with the Gaussian process.
@@ -29,7 +30,7 @@ from tuning.hyperparameters import (
     Int,
 )
 from tuning.objective import MultiObjective
-from tuning.oracles import _gp, _parego
+from tuning.oracles import _gp, _parego, _trust_region
 from tuning.oracles._trials import pareto_trials
 from tuning.oracles.base import _MAX_COLLISIONS, Oracle, values_key
 from tuning.oracles.tpe import tpe_values
@@ -192,7 +193,14 @@ class BayesianOptimizationOracle(Oracle):
     there are at most 4 observations per column), fitted by maximum a
     posteriori under log-normal priors on the length scales and the noise
     (see ``tuning.oracles._gp``), and the next trial minimises
-    ``mu - beta * sigma``. Running
+    ``mu - beta * sigma``: over the whole space at every other proposal, and
+    at the others over a trust region around the best point seen (a box
+    that shrinks while the search fails to improve and grows while it
+    improves, after TuRBO; see ``tuning.oracles._trust_region``), falling
+    back to the whole space when the box holds no untried candidate. The
+    global steps explore; the local ones refine the incumbent, which the
+    bound alone neglects once its uncertainty draws it to the corners of the
+    space (Levy-5). Running
     trials enter the model as if they had scored the worst loss seen so far
     (a "constant liar"), so parallel workers spread out.
 
@@ -373,7 +381,7 @@ class BayesianOptimizationOracle(Oracle):
         elif not known or known < initial:
             values = self._sobol_values(encoding)
         else:
-            values = self._model_values(encoding, observed)
+            values = self._model_values(encoding, observed, initial)
         if values is None:
             values = self._random_values() or self._any_untried(encoding)
         if values is None:
@@ -417,22 +425,59 @@ class BayesianOptimizationOracle(Oracle):
             return None
         return untried[int(self._rng().integers(len(untried)))]
 
-    def _model_values(self, encoding: _Encoding, observed: list[Trial]) -> dict[str, Any] | None:
-        """The untried configuration with the lowest confidence bound, or None."""
+    def _model_values(
+        self, encoding: _Encoding, observed: list[Trial], initial: int
+    ) -> dict[str, Any] | None:
+        """The untried configuration with the lowest confidence bound, or None.
+
+        Every other proposal searches the trust region first (``_trust_box``)
+        and the whole space only if the region holds no untried candidate.
+        """
         configs = encoding.enumerate(_MAX_ENUMERATED)
         if configs is not None:
             configs = [c for c in configs if values_key(c) not in self._tried]
             if not configs:
                 return None
         gp = self._model(encoding, observed)
+        box = self._trust_box(gp, observed, initial)
+        if configs is not None and box is not None:
+            points = np.array([encoding.encode(c) for c in configs]).reshape(len(configs), -1)
+            inside = np.all((points >= box[0]) & (points <= box[1]), axis=1)
+            configs = [c for c, keep in zip(configs, inside, strict=True) if keep] or configs
         if configs is None:
-            minima = self._acquisition_minima(gp, encoding.dim)
-            configs = [c for c in map(encoding.decode, minima) if values_key(c) not in self._tried]
+            whole = (np.zeros(encoding.dim), np.ones(encoding.dim))
+            for low, high in [box, whole] if box is not None else [whole]:
+                minima = self._acquisition_minima(gp, low, high)
+                configs = [
+                    c for c in map(encoding.decode, minima) if values_key(c) not in self._tried
+                ]
+                if configs:
+                    break
             if not configs:
                 return None
         # Rank by the bound at each configuration's own encoding, inactive columns included.
         points = np.array([encoding.encode(c) for c in configs]).reshape(len(configs), -1)
         return configs[int(np.argmin(gp.lower_confidence_bound(points, self.beta)[0]))]
+
+    def _trust_box(
+        self, gp: _gp.GaussianProcess, observed: list[Trial], initial: int
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """The trust region around the best point for a local proposal, else None.
+
+        Model proposals alternate between the whole space and this box (see
+        ``_trust_region``), whose side is replayed from the losses of the
+        trials since the quasi-random ones. A Pareto search has no single
+        incumbent and always searches the whole space.
+        """
+        if self.pareto or (len(self.trials) - initial) % 2 == 0:
+            return None
+        losses = [self.objective.loss(float(t.score)) for t in observed]
+        first = max(0, initial - len(self._priors))
+        before = losses[:first] + [self.objective.loss(float(p["score"])) for p in self._priors]
+        length = _trust_region.side_length(
+            losses[first:], min(before, default=math.inf), gp.x.shape[1]
+        )
+        return _trust_region.bounds(gp.x[int(np.argmin(gp.y))], length, gp.length_scales)
 
     def _model(self, encoding: _Encoding, observed: list[Trial]) -> _gp.GaussianProcess:
         """The GP of the scored trials' (and priors') losses, running trials at the worst loss."""
@@ -488,17 +533,19 @@ class BayesianOptimizationOracle(Oracle):
         self._theta, self._theta_size = [float(v) for v in theta], n
         return theta
 
-    def _acquisition_minima(self, gp: _gp.GaussianProcess, dim: int) -> np.ndarray:
-        """Local minima of the bound from several starts, then the best screened points.
+    def _acquisition_minima(
+        self, gp: _gp.GaussianProcess, low: np.ndarray, high: np.ndarray
+    ) -> np.ndarray:
+        """Local minima of the bound in the box ``[low, high]``, then the best screened points.
 
         All starts are refined by one L-BFGS-B run on the sum of their bounds
         (the problems are independent, so its gradient is theirs side by side).
         """
         rng = self._rng()
-        screened = rng.random((_SCREENED_POINTS, dim))
+        screened = low + (high - low) * rng.random((_SCREENED_POINTS, len(low)))
         order = np.argsort(gp.lower_confidence_bound(screened, self.beta)[0])
         best_seen = gp.x[np.argsort(gp.y)[:_OBSERVED_STARTS]]
-        perturbed = np.clip(best_seen + rng.normal(0.0, _PERTURBATION, best_seen.shape), 0, 1)
+        perturbed = np.clip(best_seen + rng.normal(0.0, _PERTURBATION, best_seen.shape), low, high)
         starts = np.vstack([screened[order[:_RANDOM_STARTS]], perturbed])
 
         def total(flat: np.ndarray) -> tuple[float, np.ndarray]:
@@ -510,7 +557,7 @@ class BayesianOptimizationOracle(Oracle):
             starts.ravel(),
             jac=True,
             method="L-BFGS-B",
-            bounds=[(0.0, 1.0)] * starts.size,
+            bounds=list(zip(np.tile(low, len(starts)), np.tile(high, len(starts)), strict=True)),
             options={"maxiter": _ACQUISITION_MAXITER},
         )
         return np.vstack([result.x.reshape(starts.shape), screened[order[:_SCREENED_CANDIDATES]]])
