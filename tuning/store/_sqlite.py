@@ -6,9 +6,7 @@ See the operational notes in ``tuning.store.connection``.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -70,7 +68,11 @@ def use_wal(db_path: Path) -> None:
 
 @contextlib.contextmanager
 def init_lock(db_path: Path | None) -> Iterator[None]:
-    """An inter-process lock around first use of an SQLite store (POSIX; no-op elsewhere)."""
+    """An inter-process lock around first use of an SQLite store (POSIX; no-op elsewhere).
+
+    The lock file sits beside the database (``<name>-init.lock``, like SQLite's
+    own ``-wal`` and ``-shm`` files), so that it goes where the store goes.
+    """
     try:
         import fcntl
     except ImportError:  # Windows: rely on connect() being called before fan-out.
@@ -79,8 +81,8 @@ def init_lock(db_path: Path | None) -> Iterator[None]:
     if db_path is None:
         yield
         return
-    digest = hashlib.sha256(str(db_path).encode()).hexdigest()[:16]
-    lock_path = Path(tempfile.gettempdir()) / f"hyperflow-mlflow-init-{digest}.lock"
+    lock_path = db_path.with_name(f"{db_path.name}-init.lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
     with open(lock_path, "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:

@@ -332,6 +332,20 @@ def test_the_init_lock_admits_one_holder_at_a_time(tmp_path):
     thread.join()
 
 
+def test_the_init_lock_lives_beside_the_database_not_in_the_temp_folder(tmp_path, monkeypatch):
+    from tuning.store._sqlite import init_lock
+
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(temp))
+    monkeypatch.setattr("tempfile.tempdir", None)
+    db_path = tmp_path / "store" / "mlflow.db"
+    with init_lock(db_path):
+        pass
+    assert (tmp_path / "store" / "mlflow.db-init.lock").exists()
+    assert list(temp.iterdir()) == []
+
+
 def test_mlflows_locked_error_logs_are_hidden_and_others_kept(sqlite_backend):
     sqlite_backend.open().connect()  # installs the filter
     db_log = logging.getLogger("mlflow.store.db.utils")
