@@ -9,6 +9,9 @@ import tuning as kt
 from tests.flows.helpers import build_dense, digits
 from tuning.executor import WEIGHTS_ARTIFACT
 
+# A search's store: a copy of a migrated database, not a new one (see ``migrated``).
+pytestmark = pytest.mark.usefixtures("migrated")
+
 
 def test_max_checkpoints_leaves_the_weights_of_the_best_two_of_six(tmp_path):
     (x, y), validation = digits(160)

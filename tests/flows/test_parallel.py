@@ -16,6 +16,9 @@ from mlflow.tracking import MlflowClient
 import tuning as kt
 from tests.flows.helpers import build_dense, digits
 
+# A search's store: a copy of a migrated database, not a new one (see ``migrated``).
+pytestmark = pytest.mark.usefixtures("migrated")
+
 
 def _trial_runs(tuner: kt.Tuner):
     client = MlflowClient(tracking_uri=tuner.store.tracking_uri)
@@ -172,8 +175,9 @@ def test_max_time_stops_starting_trials_and_ends_cleanly(tmp_path):
 
 
 def test_two_projects_share_one_store_without_mixing_trials(tmp_path):
+    directory = tmp_path / "new"  # no store there yet: both searches create it at once
     tuners = [
-        SleepyRandom(max_trials=4, seed=i, directory=tmp_path, project_name=f"project-{i}")
+        SleepyRandom(max_trials=4, seed=i, directory=directory, project_name=f"project-{i}")
         for i in range(2)
     ]
     threads = [threading.Thread(target=t.search) for t in tuners]

@@ -14,6 +14,9 @@ from mlflow.tracking import MlflowClient
 import tuning as kt
 from tests.flows.helpers import build_dense, digits
 
+# A search's store: a copy of a migrated database, not a new one (see ``migrated``).
+pytestmark = pytest.mark.usefixtures("migrated")
+
 (X_TRAIN, Y_TRAIN), (X_VAL, Y_VAL) = digits()
 FIT = {"x": X_TRAIN, "y": Y_TRAIN, "validation_data": (X_VAL, Y_VAL), "verbose": 0}
 
@@ -31,14 +34,15 @@ def _runs(tuner: kt.Tuner, kind: str):
 
 
 def test_random_search_records_every_trial_in_mlflow(tmp_path):
+    directory = tmp_path / "new"  # no store there yet: the search creates it
     tuner = kt.RandomSearch(
-        build_dense, objective="val_accuracy", max_trials=3, seed=3, directory=tmp_path
+        build_dense, objective="val_accuracy", max_trials=3, seed=3, directory=directory
     )
     tuner.search(epochs=2, **FIT)
 
     assert len(tuner.oracle.trials) == 3
     assert all(t.status == kt.TrialStatus.COMPLETED for t in tuner.oracle.trials.values())
-    assert (tmp_path / "mlflow.db").exists()
+    assert (directory / "mlflow.db").exists()
     [parent] = _runs(tuner, "search")
     children = _runs(tuner, "trial")
     assert len(children) == 3
