@@ -38,10 +38,34 @@ def no_tracking_uri(monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def directory(tmp_path_factory) -> Path:
-    """One SQLite store per test module (its migration takes seconds); a project per test."""
+def directory(tmp_path_factory, template_dir) -> Path:
+    """One SQLite store per test module (a copy of ``template_dir``'s); a project per test."""
+    from tests.store_copies import copy_store
+
+    return copy_store(template_dir, tmp_path_factory.mktemp("store"))
+
+
+@pytest.fixture(scope="session")
+def template_dir(tmp_path_factory) -> Path:
+    """A directory whose store ``connect()`` created from nothing (the migration runs once)."""
     from tuning.store import TrialStore
 
-    path = tmp_path_factory.mktemp("store")
-    TrialStore("warm-up", path).connect()
-    return path
+    directory = tmp_path_factory.mktemp("template") / "not" / "yet"
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
+    store = TrialStore("template", directory)
+    assert not directory.exists()  # the constructor does no I/O
+    store.connect()
+    assert (directory / "mlflow.db").is_file()
+    return directory
+
+
+@pytest.fixture
+def migrated(template_dir, tmp_path) -> Path:
+    """``tmp_path`` with a copy of a new store's database in it, for a search's ``directory``.
+
+    For tests of what a search does, not of how its store comes to be: the
+    search opens the copy instead of migrating a new database (seconds).
+    """
+    from tests.store_copies import copy_store
+
+    return copy_store(template_dir, tmp_path)

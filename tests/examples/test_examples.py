@@ -18,6 +18,9 @@ import pytest
 
 import tuning as kt
 
+# A search's store: a copy of a migrated database, not a new one (see ``migrated``).
+pytestmark = pytest.mark.usefixtures("migrated")
+
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 # The seed documents' examples (and the quickstart), each tested below.
 SEED_EXAMPLES = (

@@ -13,6 +13,9 @@ from mlflow.tracking import MlflowClient
 import tuning as kt
 from tuning.oracles import RandomSearchOracle
 
+# A search's store: a copy of a migrated database, not a new one (see ``migrated``).
+pytestmark = pytest.mark.usefixtures("migrated")
+
 RNG = np.random.default_rng(0)
 X = RNG.normal(size=(60, 3))
 Y = (X[:, 0] + 0.3 * RNG.normal(size=60) > 0).astype(int)

@@ -209,14 +209,14 @@ def test_search_summary_and_retrain_from_the_command_line(tmp_path, capsys, monk
     assert client.get_experiment_by_name("no-such-project") is None
 
 
-def test_digits_example_runs_its_spec_then_retrains(tmp_path, capsys):
+def test_digits_example_runs_its_spec_then_retrains(migrated, capsys):
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("hyperflow_examples.digits", DIGITS)
     module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
     spec.loader.exec_module(module)  # type: ignore[union-attr]
 
-    result = module.main(max_trials=1, epochs=1, directory=str(tmp_path), project_name="ex")
+    result = module.main(max_trials=1, epochs=1, directory=str(migrated), project_name="ex")
 
     assert result["version"] == "1" and result["promoted"]
     out = capsys.readouterr().out

@@ -1,23 +1,22 @@
-"""The deployments on real services: ``prefect server start`` and ``hyperflow serve`` as processes.
+"""The deployments on real services: a Prefect server and ``hyperflow serve`` as processes.
 
-The test starts its own Prefect server (own ``PREFECT_HOME``, a free port on
-127.0.0.1) and serves the deployments in a second process, then does what the
+The test serves the deployments in a process of its own (own ``PREFECT_HOME``)
+against the session's temporary Prefect server (a ``uvicorn`` process of
+Prefect's server app, as ``prefect server start`` runs), then does what the
 UI's *Run > Custom run* button does: creates a flow run of the ``search``
 deployment with a changed spec (``POST /deployments/{id}/create_flow_run``,
 through the Prefect client). The served process runs it; the test waits for
 it, then runs the ``retrain`` deployment the same way and checks the MLflow
-runs and the registry. Both processes are always stopped at the end.
+runs and the registry. The served process is always stopped at the end.
 """
 
 from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,30 +25,20 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 DIGITS = ROOT / "examples" / "digits.py"
-SERVER_START_S = 150
 SERVE_START_S = 90
 FLOW_RUN_S = 300
 
 
-@pytest.fixture(autouse=True)
-def _prefect() -> Iterator[None]:
-    """Overrides the flow tests' shared temporary server: this test brings its own."""
-    yield
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _clean_env(home: Path) -> dict[str, str]:
-    """This process's environment without any Prefect setting the test harness may have set."""
+    """This process's environment without its Prefect settings, with the session's server's API."""
+    from prefect.settings import PREFECT_API_URL
+
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     env.update(
         PREFECT_HOME=str(home),
+        PREFECT_API_URL=PREFECT_API_URL.value(),
         PREFECT_SERVER_ANALYTICS_ENABLED="false",
-        PREFECT_RUNNER_POLL_FREQUENCY="2",
+        PREFECT_RUNNER_POLL_FREQUENCY="1",
         DO_NOT_TRACK="1",
         MLFLOW_DISABLE_TELEMETRY="true",
         TF_CPP_MIN_LOG_LEVEL="2",
@@ -106,13 +95,9 @@ def _tail(path: Path, lines: int = 60) -> str:
 
 @pytest.mark.slow
 def test_search_and_retrain_deployments_run_a_custom_spec_from_the_run_button(tmp_path):
-    import httpx
     from mlflow import MlflowClient
     from prefect.client.orchestration import get_client
-    from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    port = _free_port()
-    api = f"http://127.0.0.1:{port}/api"
     env = _clean_env(tmp_path / "prefect_home")
     store = tmp_path / "store"
     default_spec = {
@@ -126,96 +111,76 @@ def test_search_and_retrain_deployments_run_a_custom_spec_from_the_run_button(tm
     }
     spec_file = tmp_path / "spec.yaml"
     spec_file.write_text(yaml.safe_dump(default_spec))
-    server_log, serve_log = tmp_path / "server.log", tmp_path / "serve.log"
-    server = serve = None
+    serve_log = tmp_path / "serve.log"
+    serve = None
     try:
-        server = _start(
-            [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
-             "--port", str(port)],
-            env, server_log, tmp_path,
-        )  # fmt: skip
-        _wait(
-            "the Prefect server",
-            lambda: httpx.get(f"{api}/health", timeout=5).status_code == 200,
-            SERVER_START_S,
-            [server],
-        )
         serve = _start(
             [sys.executable, "-m", "flows.cli", "serve", "--spec", str(spec_file),
              "--cron", "0 2 * * *"],
-            {**env, "PREFECT_API_URL": api}, serve_log, tmp_path,
+            env, serve_log, tmp_path,
         )  # fmt: skip
 
-        with temporary_settings(updates={PREFECT_API_URL: api}):
-            with get_client(sync_client=True) as client:
+        with get_client(sync_client=True) as client:
 
-                def deployment(name: str) -> Any:
-                    return client.read_deployment_by_name(name)
+            def deployment(name: str) -> Any:
+                return client.read_deployment_by_name(name)
 
-                names = ["hyperflow-nightly/nightly", "hyperflow-search-spec/search",
-                         "hyperflow-retrain/retrain"]  # fmt: skip
-                nightly, search, retrain = _wait(
-                    "the served deployments",
-                    lambda: [deployment(name) for name in names],
-                    SERVE_START_S,
-                    [server, serve],
-                )
-                # The nightly schedule is 02:00; the other two have none.
-                assert [s.schedule.cron for s in nightly.schedules] == ["0 2 * * *"]
-                assert search.schedules == [] and retrain.schedules == []
-                # The form's defaults are the spec file's values.
-                assert search.parameters["spec"]["project_name"] == "served-default"
-                assert "SearchSpec" in str(search.parameter_openapi_schema)
+            names = ["hyperflow-nightly/nightly", "hyperflow-search-spec/search",
+                     "hyperflow-retrain/retrain"]  # fmt: skip
+            nightly, search, retrain = _wait(
+                "the served deployments",
+                lambda: [deployment(name) for name in names],
+                SERVE_START_S,
+                [serve],
+            )
+            # The nightly schedule is 02:00; the other two have none.
+            assert [s.schedule.cron for s in nightly.schedules] == ["0 2 * * *"]
+            assert search.schedules == [] and retrain.schedules == []
+            # The form's defaults are the spec file's values.
+            assert search.parameters["spec"]["project_name"] == "served-default"
+            assert "SearchSpec" in str(search.parameter_openapi_schema)
 
-                # Run > Custom run: the default spec with a few fields changed.
-                custom = {
-                    **search.parameters["spec"],
-                    "project_name": "served",
-                    "tuner": "RandomSearch",
-                    "max_trials": 2,
-                    "epochs": 1,
-                    "verbose": 0,
-                }
-                run = client.create_flow_run_from_deployment(search.id, parameters={"spec": custom})
-                # A field of the wrong type: the server refuses the run, as the form does.
-                with pytest.raises(Exception, match="max_trials"):
-                    client.create_flow_run_from_deployment(
-                        search.id, parameters={"spec": {**custom, "max_trials": "ten"}}
-                    )
-                # An import path that does not resolve: the run fails at once, naming it.
-                bad = client.create_flow_run_from_deployment(
-                    search.id,
-                    parameters={"spec": {**custom, "hypermodel": "no_such_module:build"}},
+            # Run > Custom run: the default spec with a few fields changed.
+            custom = {
+                **search.parameters["spec"],
+                "project_name": "served",
+                "tuner": "RandomSearch",
+                "max_trials": 2,
+                "epochs": 1,
+                "verbose": 0,
+            }
+            run = client.create_flow_run_from_deployment(search.id, parameters={"spec": custom})
+            # A field of the wrong type: the server refuses the run, as the form does.
+            with pytest.raises(Exception, match="max_trials"):
+                client.create_flow_run_from_deployment(
+                    search.id, parameters={"spec": {**custom, "max_trials": "ten"}}
                 )
+            # An import path that does not resolve: the run fails at once, naming it.
+            bad = client.create_flow_run_from_deployment(
+                search.id,
+                parameters={"spec": {**custom, "hypermodel": "no_such_module:build"}},
+            )
 
-                def finished(flow_run_id: Any) -> Any:
-                    state = client.read_flow_run(flow_run_id).state
-                    return state if state is not None and state.is_final() else None
+            def finished(flow_run_id: Any) -> Any:
+                state = client.read_flow_run(flow_run_id).state
+                return state if state is not None and state.is_final() else None
 
-                state = _wait(
-                    "the search flow run", lambda: finished(run.id), FLOW_RUN_S, [server, serve]
-                )
-                assert state.is_completed(), _tail(serve_log)
-                state = _wait(
-                    "the failing flow run", lambda: finished(bad.id), FLOW_RUN_S, [server, serve]
-                )
-                assert state.is_failed()
-                assert "hypermodel" in state.message and "no_such_module" in state.message
+            state = _wait("the search flow run", lambda: finished(run.id), FLOW_RUN_S, [serve])
+            assert state.is_completed(), _tail(serve_log)
+            state = _wait("the failing flow run", lambda: finished(bad.id), FLOW_RUN_S, [serve])
+            assert state.is_failed()
+            assert "hypermodel" in state.message and "no_such_module" in state.message
 
-                run = client.create_flow_run_from_deployment(
-                    retrain.id, parameters={"project_name": "served"}
-                )
-                state = _wait(
-                    "the retrain flow run", lambda: finished(run.id), FLOW_RUN_S, [server, serve]
-                )
-                assert state.is_completed(), _tail(serve_log)
+            run = client.create_flow_run_from_deployment(
+                retrain.id, parameters={"project_name": "served"}
+            )
+            state = _wait("the retrain flow run", lambda: finished(run.id), FLOW_RUN_S, [serve])
+            assert state.is_completed(), _tail(serve_log)
     except BaseException:
-        print("--- prefect server ---\n" + _tail(server_log))
         print("--- hyperflow serve ---\n" + _tail(serve_log))
         raise
     finally:
         _stop(serve)
-        _stop(server)
 
     mlflow = MlflowClient(tracking_uri=f"sqlite:///{store}/mlflow.db")
     experiment = mlflow.get_experiment_by_name("served")

@@ -6,9 +6,13 @@ import math
 import time
 
 import numpy as np
+import pytest
 from mlflow.tracking import MlflowClient
 
 import tuning as kt
+
+# A search's store: a copy of a migrated database, not a new one (see ``migrated``).
+pytestmark = pytest.mark.usefixtures("migrated")
 
 EPOCHS = 10
 

@@ -9,6 +9,7 @@ import pytest
 
 from flows.nightly import earlier_trials, nightly_flow
 from flows.spec import SearchSpec, build_tuner
+from tests.store_copies import copy_store
 from tuning.store import TrialStore
 
 DIGITS = Path(__file__).resolve().parents[2] / "examples" / "digits.py"
@@ -32,8 +33,8 @@ def spec(directory: Path, **fields: Any) -> SearchSpec:
 
 
 @pytest.fixture(scope="module")
-def first_night(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    directory = tmp_path_factory.mktemp("nightly")
+def first_night(tmp_path_factory: pytest.TempPathFactory, template_dir: Path) -> dict[str, Any]:
+    directory = copy_store(template_dir, tmp_path_factory.mktemp("nightly"))
     summary = nightly_flow(spec(directory))
     return {**summary, "directory": directory}
 

@@ -12,10 +12,12 @@ from pathlib import Path
 
 import pytest
 from mlflow.tracking import MlflowClient
-from prefect.settings import PREFECT_API_URL
 
 import tuning as kt
 from tests.flows.helpers import build_dense, digits
+
+# A search's store: a copy of a migrated database, not a new one (see ``migrated``).
+pytestmark = pytest.mark.usefixtures("migrated")
 
 
 def _trial_runs(tuner: kt.Tuner):
@@ -173,8 +175,9 @@ def test_max_time_stops_starting_trials_and_ends_cleanly(tmp_path):
 
 
 def test_two_projects_share_one_store_without_mixing_trials(tmp_path):
+    directory = tmp_path / "new"  # no store there yet: both searches create it at once
     tuners = [
-        SleepyRandom(max_trials=4, seed=i, directory=tmp_path, project_name=f"project-{i}")
+        SleepyRandom(max_trials=4, seed=i, directory=directory, project_name=f"project-{i}")
         for i in range(2)
     ]
     threads = [threading.Thread(target=t.search) for t in tuners]
@@ -338,25 +341,20 @@ class WhereAmI(kt.RandomSearch):
         return {"loss": x**2, "pid": os.getpid(), "grandparent_pid": grandparent}
 
 
-def test_trials_run_on_a_dask_cluster(tmp_path, monkeypatch):
-    distributed = pytest.importorskip("distributed")
-    # Dask workers run Prefect's task engine: they report to the same API.
-    monkeypatch.setenv("PREFECT_API_URL", PREFECT_API_URL.value())
+def test_trials_run_on_a_dask_cluster(tmp_path, dask_cluster):
+    import distributed
 
-    with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-    ) as cluster:
-        with distributed.Client(cluster) as client:
-            tuner = WhereAmI(
-                objective="loss",
-                max_trials=4,
-                seed=5,
-                directory=tmp_path,
-                max_concurrent_trials=2,
-                dask_address=cluster.scheduler_address,
-            )
-            tuner.search()
-            worker_pids = set(client.run(os.getpid).values())
+    with distributed.Client(dask_cluster) as client:
+        tuner = WhereAmI(
+            objective="loss",
+            max_trials=4,
+            seed=5,
+            directory=tmp_path,
+            max_concurrent_trials=2,
+            dask_address=dask_cluster.scheduler_address,
+        )
+        tuner.search()
+        worker_pids = set(client.run(os.getpid).values())
     trials = list(tuner.oracle.trials.values())
     assert len(trials) == 4
     assert all(t.status == kt.TrialStatus.COMPLETED for t in trials)

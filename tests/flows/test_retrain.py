@@ -15,6 +15,7 @@ from mlflow import MlflowClient
 
 from flows.retrain import retrain_flow
 from flows.spec import SearchSpec, load_object, search_spec_flow
+from tests.store_copies import copy_store
 
 DIGITS = Path(__file__).resolve().parents[2] / "examples" / "digits.py"
 PROJECT = "retrain-digits"
@@ -44,10 +45,10 @@ def finished_search(directory: Path, **fields: Any) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def search(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def search(tmp_path_factory: pytest.TempPathFactory, template_dir: Path) -> dict[str, Any]:
     """One finished search."""
     return finished_search(
-        tmp_path_factory.mktemp("retrain"),
+        copy_store(template_dir, tmp_path_factory.mktemp("retrain")),
         project_name=PROJECT,
         hypermodel=f"{DIGITS}:build_model",
         seed=4,
@@ -186,10 +187,10 @@ def build_without_metrics(hp):
 
 
 @pytest.fixture(scope="module")
-def override_search(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def override_search(tmp_path_factory: pytest.TempPathFactory, template_dir: Path) -> dict[str, Any]:
     """A finished search whose tuner overrides the metrics, caps the size, trains twice a trial."""
     return finished_search(
-        tmp_path_factory.mktemp("overrides"),
+        copy_store(template_dir, tmp_path_factory.mktemp("overrides")),
         project_name=OVERRIDES,
         hypermodel=f"{__name__}:build_without_metrics",
         objective="val_accuracy",

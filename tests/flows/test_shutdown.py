@@ -9,7 +9,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 from prefect.settings import PREFECT_API_URL
 
 from tests.flows.helpers import store_client
@@ -115,22 +114,16 @@ def test_a_trial_in_a_worker_process_ends_within_seconds_of_its_search_being_kil
 
 
 def test_a_trial_on_a_dask_worker_ends_within_seconds_of_its_search_being_killed(
-    tmp_path, monkeypatch
+    tmp_path, dask_cluster
 ):
-    distributed = pytest.importorskip("distributed")
-    # Dask workers run Prefect's task engine: they report to the same API.
-    monkeypatch.setenv("PREFECT_API_URL", PREFECT_API_URL.value())
-    with distributed.LocalCluster(
-        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
-    ) as cluster:
-        search = _start_orphan_search(tmp_path, "worker", cluster.scheduler_address)
-        try:
-            trial = _trial_process(tmp_path, search)
-            start = start_time(trial)
-            assert trial not in descendants(search.pid)  # it trains below the Dask worker
-            search.send_signal(signal.SIGKILL)
-            search.wait()
-            assert not wait_gone({trial: start}, timeout=10)
-        finally:
-            if search.poll() is None:
-                search.kill()
+    search = _start_orphan_search(tmp_path, "worker", dask_cluster.scheduler_address)
+    try:
+        trial = _trial_process(tmp_path, search)
+        start = start_time(trial)
+        assert trial not in descendants(search.pid)  # it trains below a Dask worker
+        search.send_signal(signal.SIGKILL)
+        search.wait()
+        assert not wait_gone({trial: start}, timeout=10)
+    finally:
+        if search.poll() is None:
+            search.kill()

@@ -23,10 +23,12 @@ import tuning as kt
 X, Y = load_breast_cancer(return_X_y=True)
 X = (X - X.mean(axis=0)) / X.std(axis=0)  # LogisticRegression converges in a few steps
 
-pytestmark = pytest.mark.filterwarnings(
+pytestmark = [
     # MLflow 3.17's SQL store uses a SQLAlchemy loader that SQLAlchemy 2.1 deprecates.
-    "ignore:The ``noload`` loader strategy:DeprecationWarning"
-)
+    pytest.mark.filterwarnings("ignore:The ``noload`` loader strategy:DeprecationWarning"),
+    # A search's store: a copy of a migrated database, not a new one (see ``migrated``).
+    pytest.mark.usefixtures("migrated"),
+]
 
 
 def build_forest_or_logistic(hp):
@@ -74,7 +76,9 @@ def _mlmodel(client, model_id) -> str:
 
 
 def test_search_cross_validates_and_logs_each_estimator(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)  # nothing may land in the current directory
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)  # nothing may land in the current directory
     tuner = kt.SklearnTuner(
         _oracle(4, seed=3),
         build_forest_or_logistic,
@@ -85,7 +89,7 @@ def test_search_cross_validates_and_logs_each_estimator(tmp_path, monkeypatch):
     )
     tuner.search(X, Y)
 
-    assert sorted(os.listdir(tmp_path)) == ["runs"]
+    assert os.listdir(cwd) == [] and (tmp_path / "runs" / "mlflow.db").is_file()
     trials = list(tuner.oracle.trials.values())
     assert len(trials) == 4
     assert all(t.status == kt.TrialStatus.COMPLETED for t in trials)

@@ -11,6 +11,9 @@ import tuning as kt
 from tuning.fit_arguments import check_fit_arguments
 from tuning.objective import create_objective
 
+# A search's store: a copy of a migrated database, not a new one (see ``migrated``).
+pytestmark = pytest.mark.usefixtures("migrated")
+
 X = np.zeros((20, 4), "float32")
 Y = np.zeros((20,), "int64")
 VAL = create_objective("val_accuracy")

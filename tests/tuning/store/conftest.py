@@ -1,7 +1,7 @@
 """The trial store's contract suite runs on two backends: SQLite files and an MLflow server.
 
-Creating an MLflow SQLite database runs its schema migration (seconds), so one
-migrated database is made per session and each test gets its own copy. One
+Creating an MLflow SQLite database runs its schema migration (seconds), so each
+test gets its own copy of the session's migrated database (``template_dir``). One
 ``mlflow server`` (SQLite behind it, artifacts proxied) serves the whole
 session; each test uses experiments and registered models of its own on it.
 If the server cannot start, the server tests fail: they are never skipped.
@@ -12,45 +12,19 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 
+from tests.store_copies import copy_store
 from tests.tuning.store.helpers import Backend
 from tuning.store import TrialStore
 
 BACKENDS = ("sqlite", "server")
 SERVER_START_TIMEOUT_S = 120
-
-
-@pytest.fixture(scope="session")
-def template_dir(tmp_path_factory) -> Path:
-    """A directory whose store ``connect()`` created from nothing (the migration runs once)."""
-    directory = tmp_path_factory.mktemp("template") / "not" / "yet"
-    os.environ.pop("MLFLOW_TRACKING_URI", None)
-    store = TrialStore("template", directory)
-    assert not directory.exists()  # the constructor does no I/O
-    store.connect()
-    assert (directory / "mlflow.db").is_file()
-    return directory
-
-
-def copy_store(template_dir: Path, directory: Path) -> Path:
-    """A copy of the template's database in ``directory`` (created if missing)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    source = sqlite3.connect(template_dir / "mlflow.db")
-    target = sqlite3.connect(directory / "mlflow.db")
-    try:
-        source.backup(target)  # consistent even with a WAL file beside the source
-    finally:
-        source.close()
-        target.close()
-    return directory
 
 
 def _free_port() -> int:
