@@ -419,12 +419,16 @@ def test_stop_rules_end_the_search_at_the_trial_that_meets_one(tmp_path, capsys)
     assert "target 0.01" in search.data.tags["hyperflow.stop_reason"]
 
 
-def test_asynchronous_hyperband_runs_a_whole_search_with_trials_in_flight(tmp_path):
+def test_asynchronous_model_guided_hyperband_runs_a_whole_search_with_trials_in_flight(
+    tmp_path,
+):
     tuner = kt.Hyperband(
         build_dense,
         objective="val_accuracy",
         max_epochs=3,
         asynchronous=True,
+        sampler="model",
+        random_fraction=0.0,
         seed=2,
         directory=tmp_path,
         max_concurrent_trials=2,
