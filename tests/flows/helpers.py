@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 
 
@@ -51,3 +55,16 @@ def store_client(directory):
     uri = resolve_tracking_uri(directory)
     with init_lock(sqlite_path(uri)):  # the client creates the tables as it is made
         return MlflowClient(tracking_uri=uri)
+
+
+def start_script(script: Path, args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    """Runs ``script`` in a new interpreter with its output in ``log`` (see ``ended_early``)."""
+    with open(log, "wb") as output:
+        return subprocess.Popen(
+            [sys.executable, str(script), *args], env=env, stdout=output, stderr=subprocess.STDOUT
+        )
+
+
+def ended_early(process: subprocess.Popen, log: Path) -> str:
+    """What a script that should still be running left in its log, for an assertion message."""
+    return f"the script ended (exit {process.returncode}) early:\n{log.read_text()[-3000:]}"

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -15,7 +13,7 @@ from mlflow.tracking import MlflowClient
 from prefect.settings import PREFECT_API_URL
 
 import tuning as kt
-from tests.flows.helpers import store_client
+from tests.flows.helpers import ended_early, start_script, store_client
 from tests.flows.killable_search import make_tuner
 
 SCRIPT = Path(__file__).with_name("killable_search.py")
@@ -42,14 +40,11 @@ def _completed(directory: Path) -> int:
 @pytest.mark.parametrize("concurrent", [1, 3], ids=["one-at-a-time", "three-in-flight"])
 def test_search_killed_mid_trial_resumes_without_rerunning_completed_trials(tmp_path, concurrent):
     env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value()}
-    process = subprocess.Popen(
-        [sys.executable, str(SCRIPT), str(tmp_path), "8", str(concurrent)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    log = tmp_path / "killed-search.log"
+    process = start_script(SCRIPT, [str(tmp_path), "8", str(concurrent)], env, log)
     deadline = time.monotonic() + 240
-    while _completed(tmp_path) < 3 and process.poll() is None:
+    while _completed(tmp_path) < 3:
+        assert process.poll() is None, ended_early(process, log)
         assert time.monotonic() < deadline, "the search never got going"
         time.sleep(0.2)
     process.send_signal(signal.SIGKILL)
@@ -107,14 +102,13 @@ def test_a_trial_killed_at_its_third_epoch_trains_the_other_three_in_its_run(tmp
 
     root = str(Path(__file__).parents[2])  # this checkout's code, and its tests' helpers
     env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), "PYTHONPATH": root}
-    process = subprocess.Popen(
-        [sys.executable, str(Path(__file__).with_name("resumable_search.py")), str(tmp_path)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    log = tmp_path / "killed-search.log"
+    process = start_script(
+        Path(__file__).with_name("resumable_search.py"), [str(tmp_path)], env, log
     )
     deadline = time.monotonic() + 240
-    while 3 not in epochs_trained(tmp_path / "first.txt") and process.poll() is None:
+    while 3 not in epochs_trained(tmp_path / "first.txt"):
+        assert process.poll() is None, ended_early(process, log)
         assert time.monotonic() < deadline, "the trial never reached its fourth epoch"
         time.sleep(0.2)
     process.send_signal(signal.SIGKILL)
