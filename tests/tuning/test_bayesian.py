@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from scipy.optimize import approx_fprime
 
+from tests.tuning.conditional_space import declare_model_choice, model_choice_loss
 from tuning.hyperparameters import HyperParameters
 from tuning.objective import Objective
 from tuning.oracles import _gp
@@ -364,19 +365,9 @@ def test_running_trials_are_pending_so_workers_get_different_values() -> None:
 
 def test_conditional_space_proposals_respect_conditions() -> None:
     oracle = BayesianOptimizationOracle(max_trials=20, num_initial_points=5, seed=0)
-    hp = oracle.hyperparameters
-    hp.Choice("model", ["linear", "tree"])
-    with hp.conditional_scope("model", "linear"):
-        hp.Float("l2", 1e-5, 1.0, sampling="log")
-    with hp.conditional_scope("model", "tree"):
-        hp.Int("depth", 1, 200)
+    declare_model_choice(oracle.hyperparameters)
 
-    def loss(values: Mapping[str, Any]) -> float:
-        if values["model"] == "linear":
-            return 1.0 + math.log10(values["l2"]) ** 2 / 10
-        return (values["depth"] - 120) ** 2 / 1e4
-
-    trials = run(oracle, loss, 20)
+    trials = run(oracle, model_choice_loss, 20)
     for trial in trials:
         expected = {"model", "l2"} if trial.values["model"] == "linear" else {"model", "depth"}
         assert set(trial.values) == expected

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from tests.tuning.conditional_space import declare_model_choice, model_choice_loss
 from tuning.oracles import _trust_region
 from tuning.oracles.base import values_key
 from tuning.oracles.bayesian import BayesianOptimizationOracle, _Encoding
@@ -137,23 +138,13 @@ def test_local_proposals_on_a_grid_stay_in_the_region_and_never_repeat() -> None
 
 def test_local_proposals_in_a_conditional_space_respect_the_conditions() -> None:
     oracle = BayesianOptimizationOracle(max_trials=24, num_initial_points=5, seed=1)
-    hp = oracle.hyperparameters
-    hp.Choice("model", ["linear", "tree"])
-    with hp.conditional_scope("model", "linear"):
-        hp.Float("l2", 1e-5, 1.0, sampling="log")
-    with hp.conditional_scope("model", "tree"):
-        hp.Int("depth", 1, 200)
-
-    def loss(values: Mapping[str, Any]) -> float:
-        if values["model"] == "linear":
-            return 1.0 + math.log10(values["l2"]) ** 2 / 10
-        return (values["depth"] - 120) ** 2 / 1e4
+    declare_model_choice(oracle.hyperparameters)
 
     for _ in range(24):
         trial, _ = propose_and_check(oracle, 5, strict=False)
         expected = {"model", "l2"} if trial.values["model"] == "linear" else {"model", "depth"}
         assert set(trial.values) == expected
-        finish(oracle, trial, loss(trial.values))
+        finish(oracle, trial, model_choice_loss(trial.values))
     assert len({values_key(t.values) for t in oracle.trials.values()}) == 24
 
 
