@@ -137,18 +137,27 @@ class TrialRecorder:
                 metrics = {k: v[i] for k, v in execution.metrics.items() if i < len(v)}
                 self.log_metrics(metrics, step, execution=index)
 
-    def epoch_end(self, model: Any, epoch: int, logs: dict[str, float], execution: int) -> bool:
+    def epoch_end(
+        self,
+        model: Any,
+        epoch: int,
+        logs: dict[str, float],
+        execution: int,
+        final: bool = False,
+    ) -> bool:
         """Records one epoch, saves the progress when due; returns whether to stop (pruned).
 
         An epoch MLflow already holds (trained before the search died, after
-        its last saved progress) is not logged again.
+        its last saved progress) is not logged again. The ``final`` epoch (the
+        last one of the last execution) saves no progress: the trial ends next
+        and discards it.
         """
         if epoch > self._logged_through.get(execution, -1):
             self.log_metrics(logs, epoch, execution)
         self.logged = True
         self.steps.setdefault(execution, {})[epoch] = dict(logs)
         self._track_objective(model, epoch, logs, execution)
-        if not self.pruned and self.policy is not None and self.policy.due(epoch):
+        if not (self.pruned or final) and self.policy is not None and self.policy.due(epoch):
             self._save_progress(model, epoch, execution)
         return self.pruned
 

@@ -162,3 +162,18 @@ def test_the_automatic_policy_keeps_saving_within_its_share_of_the_time(monkeypa
     assert not policy.due(1)
     now[0] = 125.0  # 25 s in: 1 s is 4 %
     assert policy.due(2)
+
+
+def test_the_last_epoch_of_the_last_execution_saves_no_progress(directory, monkeypatch):
+    # The trial ends right after it and discards its progress: the save would be wasted.
+    from tuning.recorder import TrialRecorder
+
+    saved: list[tuple[int, int]] = []
+    monkeypatch.setattr(
+        TrialRecorder, "_save_progress", lambda self, model, e, x: saved.append((x, e))
+    )
+    tuner = _tuner(directory, f"last-{next(_projects)}", executions_per_trial=2, checkpoint_every=1)
+    result = tuner.executor.execute(_sampled(tuner, overwrite=True), tiny_data(), FIT)
+
+    assert result.status == "COMPLETED", result.message
+    assert saved == [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1)]
