@@ -181,7 +181,9 @@ def propose(
             else:
                 values[hp.name] = hp.prob_to_value(kernels.sample(j, rng))
                 draws[hp.name] = hp.value_to_prob(values[hp.name])  # rounded onto its grid
+        if not is_new(values):
+            continue  # near the end of a small space most draws were tried: not scored
         score = below.log_pdf(draws) - above.log_pdf(draws)
-        if is_new(values) and (best is None or score > best[0]):
+        if best is None or score > best[0]:
             best = (score, values)
     return None if best is None else best[1]
