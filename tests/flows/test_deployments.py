@@ -94,12 +94,16 @@ def _tail(path: Path, lines: int = 60) -> str:
 
 
 @pytest.mark.slow
-def test_search_and_retrain_deployments_run_a_custom_spec_from_the_run_button(tmp_path):
+def test_search_and_retrain_deployments_run_a_custom_spec_from_the_run_button(
+    tmp_path, template_dir
+):
     from mlflow import MlflowClient
     from prefect.client.orchestration import get_client
 
+    from tests.store_copies import copy_store
+
     env = _clean_env(tmp_path / "prefect_home")
-    store = tmp_path / "store"
+    store = copy_store(template_dir, tmp_path / "store")  # the served flows skip the migration
     default_spec = {
         "project_name": "served-default",
         "hypermodel": f"{DIGITS}:build_model",
