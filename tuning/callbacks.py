@@ -42,12 +42,7 @@ class TrialCallback(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         metrics = {k: m for k, v in (logs or {}).items() if (m := _as_metric(v)) is not None}
         epochs = (self.params or {}).get("epochs")
-        final = (
-            epochs is not None
-            and epoch + 1 >= epochs
-            and self.execution == self.recorder.executions - 1
-        )
-        if self.recorder.epoch_end(self.model, epoch, metrics, self.execution, final=final):
+        if self.recorder.epoch_end(self.model, epoch, metrics, self.execution, epochs):
             self.model.stop_training = True
         self.hooks.on_epoch_end(self.trial, self.model, epoch, logs=logs)
 

@@ -143,15 +143,16 @@ class TrialRecorder:
         epoch: int,
         logs: dict[str, float],
         execution: int,
-        final: bool = False,
+        epochs: int | None = None,
     ) -> bool:
         """Records one epoch, saves the progress when due; returns whether to stop (pruned).
 
         An epoch MLflow already holds (trained before the search died, after
-        its last saved progress) is not logged again. The ``final`` epoch (the
-        last one of the last execution) saves no progress: the trial ends next
-        and discards it.
+        its last saved progress) is not logged again. The last of ``epochs``
+        (the fit's, if known) in the last execution saves no progress: the
+        trial ends next and discards it.
         """
+        final = epochs is not None and epoch + 1 >= epochs and execution == self.executions - 1
         if epoch > self._logged_through.get(execution, -1):
             self.log_metrics(logs, epoch, execution)
         self.logged = True
