@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 
 import tuning as kt
+
+PROJECT = "killed"
 
 
 class SlowTuner(kt.RandomSearch):
@@ -27,10 +30,32 @@ def make_tuner(
         max_trials=max_trials,
         seed=11,
         directory=directory,
-        project_name="killed",
+        project_name=PROJECT,
         max_concurrent_trials=concurrent,
         isolation=isolation,
     )
+
+
+def runs_of(directory: Path, kind: str) -> list:
+    """The search's MLflow runs of one ``hyperflow.kind`` (``trial``, ``search``) so far."""
+    from tests.flows.helpers import store_client
+
+    client = store_client(directory)
+    experiment = client.get_experiment_by_name(PROJECT)
+    if experiment is None:
+        return []
+    return client.search_runs(
+        [experiment.experiment_id], filter_string=f"tags.`hyperflow.kind` = '{kind}'"
+    )
+
+
+def completed(directory: Path) -> int:
+    """How many trials have completed so far (0 while the store is still being created)."""
+    try:
+        runs = runs_of(directory, "trial")
+    except Exception:  # the store is still being created
+        return 0
+    return sum(r.data.tags.get("hyperflow.status") == "COMPLETED" for r in runs)
 
 
 if __name__ == "__main__":

@@ -13,28 +13,10 @@ from mlflow.tracking import MlflowClient
 from prefect.settings import PREFECT_API_URL
 
 import tuning as kt
-from tests.flows.helpers import ended_early, start_script, store_client
-from tests.flows.killable_search import make_tuner
+from tests.flows.helpers import ended_early, start_script
+from tests.flows.killable_search import completed, make_tuner, runs_of
 
 SCRIPT = Path(__file__).with_name("killable_search.py")
-
-
-def _trial_runs(directory: Path):
-    client = store_client(directory)
-    experiment = client.get_experiment_by_name("killed")
-    if experiment is None:
-        return []
-    return client.search_runs(
-        [experiment.experiment_id], filter_string="tags.`hyperflow.kind` = 'trial'"
-    )
-
-
-def _completed(directory: Path) -> int:
-    try:
-        runs = _trial_runs(directory)
-    except Exception:  # the store is still being created
-        return 0
-    return sum(r.data.tags.get("hyperflow.status") == "COMPLETED" for r in runs)
 
 
 @pytest.mark.parametrize("concurrent", [1, 3], ids=["one-at-a-time", "three-in-flight"])
@@ -43,7 +25,7 @@ def test_search_killed_mid_trial_resumes_without_rerunning_completed_trials(tmp_
     log = tmp_path / "killed-search.log"
     process = start_script(SCRIPT, [str(tmp_path), "8", str(concurrent)], env, log)
     deadline = time.monotonic() + 240
-    while _completed(tmp_path) < 3:
+    while completed(tmp_path) < 3:
         assert process.poll() is None, ended_early(process, log)
         assert time.monotonic() < deadline, "the search never got going"
         time.sleep(0.2)
@@ -51,7 +33,7 @@ def test_search_killed_mid_trial_resumes_without_rerunning_completed_trials(tmp_
     process.wait()
     before = {
         r.data.tags["hyperflow.trial_id"]: r.info.run_id
-        for r in _trial_runs(tmp_path)
+        for r in runs_of(tmp_path, "trial")
         if r.data.tags.get("hyperflow.status") == "COMPLETED"
     }
     assert 3 <= len(before) < 8
@@ -61,14 +43,14 @@ def test_search_killed_mid_trial_resumes_without_rerunning_completed_trials(tmp_
 
     assert len(tuner.oracle.trials) == 8
     assert all(t.status == kt.TrialStatus.COMPLETED for t in tuner.oracle.trials.values())
-    runs = _trial_runs(tmp_path)
-    completed = Counter(
+    runs = runs_of(tmp_path, "trial")
+    completions = Counter(
         r.data.tags["hyperflow.trial_id"]
         for r in runs
         if r.data.tags.get("hyperflow.status") == "COMPLETED"
     )
-    assert set(completed) == set(tuner.oracle.trials)
-    assert max(completed.values()) == 1, "a completed trial ran twice"
+    assert set(completions) == set(tuner.oracle.trials)
+    assert max(completions.values()) == 1, "a completed trial ran twice"
     for trial_id, run_id in before.items():  # the runs that completed before the kill are kept
         assert tuner.trial_run_ids[trial_id] == run_id
     assert all(r.data.tags.get("hyperflow.status") in ("COMPLETED", "KILLED") for r in runs)
